@@ -1,0 +1,164 @@
+//! Money is integer fen (0.01 yuan) in an `i64`, with checked arithmetic.
+//! `rust_decimal` appears only at the parse/print boundary.
+
+use rust_decimal::Decimal;
+use std::fmt;
+
+/// An amount of CNY in fen. Positive or negative; never fractional.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fen(pub i64);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    #[error("amount overflow: the figure does not fit in 64-bit fen")]
+    Overflow,
+    #[error(
+        "amount {value} is not a whole number of fen ({max_decimals} decimals at most in {unit})"
+    )]
+    FractionalFen {
+        value: String,
+        unit: &'static str,
+        max_decimals: u32,
+    },
+}
+
+/// The unit a file states its amounts in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Unit {
+    /// 元
+    Yuan,
+    /// 万元 = 10,000 yuan
+    Wan,
+}
+
+impl Unit {
+    pub fn fen_per_unit(self) -> i64 {
+        match self {
+            Unit::Yuan => 100,
+            Unit::Wan => 1_000_000,
+        }
+    }
+    /// Decimal places that still give whole fen.
+    pub fn max_decimals(self) -> u32 {
+        match self {
+            Unit::Yuan => 2,
+            Unit::Wan => 6,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Yuan => "元",
+            Unit::Wan => "万元",
+        }
+    }
+}
+
+impl Fen {
+    pub const ZERO: Fen = Fen(0);
+
+    /// Exact conversion of a decimal in `unit` to fen; refuses anything that is
+    /// not a whole number of fen rather than rounding it.
+    pub fn from_decimal(value: Decimal, unit: Unit) -> Result<Fen, MoneyError> {
+        let scaled = value
+            .checked_mul(Decimal::from(unit.fen_per_unit()))
+            .ok_or(MoneyError::Overflow)?;
+        if scaled.fract() != Decimal::ZERO {
+            return Err(MoneyError::FractionalFen {
+                value: value.to_string(),
+                unit: unit.name(),
+                max_decimals: unit.max_decimals(),
+            });
+        }
+        let whole = scaled.trunc();
+        i64::try_from(whole)
+            .map(Fen)
+            .map_err(|_| MoneyError::Overflow)
+    }
+
+    pub fn to_decimal_yuan(self) -> Decimal {
+        Decimal::new(self.0, 2)
+    }
+
+    pub fn checked_add(self, other: Fen) -> Result<Fen, MoneyError> {
+        self.0
+            .checked_add(other.0)
+            .map(Fen)
+            .ok_or(MoneyError::Overflow)
+    }
+    pub fn checked_sub(self, other: Fen) -> Result<Fen, MoneyError> {
+        self.0
+            .checked_sub(other.0)
+            .map(Fen)
+            .ok_or(MoneyError::Overflow)
+    }
+    pub fn checked_neg(self) -> Result<Fen, MoneyError> {
+        self.0.checked_neg().map(Fen).ok_or(MoneyError::Overflow)
+    }
+    pub fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+    pub fn is_negative(self) -> bool {
+        self.0 < 0
+    }
+    pub fn is_positive(self) -> bool {
+        self.0 > 0
+    }
+
+    /// Sum with overflow checking.
+    pub fn checked_sum<I: IntoIterator<Item = Fen>>(items: I) -> Result<Fen, MoneyError> {
+        items
+            .into_iter()
+            .try_fold(Fen::ZERO, |acc, x| acc.checked_add(x))
+    }
+}
+
+/// Plain decimal yuan with exactly two places, no separators: `-1234.50`.
+impl fmt::Display for Fen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.to_decimal_yuan().to_string();
+        f.pad(&text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn check_convert(text: &str, unit: Unit, expected: Result<i64, &str>) {
+        let value = Decimal::from_str(text).unwrap();
+        let got = Fen::from_decimal(value, unit);
+        match (got, expected) {
+            (Ok(fen), Ok(want)) => assert_eq!(fen.0, want, "{text} {unit:?}"),
+            (Err(e), Err(want)) => assert!(e.to_string().contains(want), "{text}: {e}"),
+            (got, want) => panic!("{text} {unit:?}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn converts_exactly_or_refuses() {
+        check_convert("1234.50", Unit::Yuan, Ok(123450));
+        check_convert("0.01", Unit::Yuan, Ok(1));
+        check_convert("0.001", Unit::Yuan, Err("not a whole number of fen"));
+        check_convert("5166", Unit::Wan, Ok(5_166_000_000));
+        check_convert("3.680050", Unit::Wan, Ok(3_680_050));
+        check_convert("0.0000001", Unit::Wan, Err("not a whole number of fen"));
+        check_convert("-20000.00", Unit::Yuan, Ok(-2_000_000));
+        check_convert("99999999999999999999", Unit::Yuan, Err("overflow"));
+    }
+
+    #[test]
+    fn prints_two_places() {
+        assert_eq!(Fen(123450).to_string(), "1234.50");
+        assert_eq!(Fen(-5).to_string(), "-0.05");
+        assert_eq!(Fen(0).to_string(), "0.00");
+        assert_eq!(Fen(5_166_000_000).to_string(), "51660000.00");
+    }
+
+    #[test]
+    fn checked_arithmetic_refuses_overflow() {
+        assert_eq!(Fen(i64::MAX).checked_add(Fen(1)), Err(MoneyError::Overflow));
+        assert_eq!(Fen(i64::MIN).checked_neg(), Err(MoneyError::Overflow));
+        assert_eq!(Fen::checked_sum([Fen(1), Fen(2)]), Ok(Fen(3)));
+    }
+}

@@ -1,0 +1,403 @@
+//! Double-entry transactions and the SHA-256 hash chain over them.
+
+use crate::account::{Account, AccountNameError};
+use crate::money::Fen;
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// Transaction kinds of SPEC §3. The names are stable: stored and exported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TxKind {
+    Budget,
+    Allocation,
+    Adjustment,
+    Disbursement,
+    Refund,
+    Carryover,
+    Recovery,
+    Reversal,
+}
+
+impl TxKind {
+    pub const ALL: [TxKind; 8] = [
+        TxKind::Budget,
+        TxKind::Allocation,
+        TxKind::Adjustment,
+        TxKind::Disbursement,
+        TxKind::Refund,
+        TxKind::Carryover,
+        TxKind::Recovery,
+        TxKind::Reversal,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxKind::Budget => "budget",
+            TxKind::Allocation => "allocation",
+            TxKind::Adjustment => "adjustment",
+            TxKind::Disbursement => "disbursement",
+            TxKind::Refund => "refund",
+            TxKind::Carryover => "carryover",
+            TxKind::Recovery => "recovery",
+            TxKind::Reversal => "reversal",
+        }
+    }
+    pub fn parse(text: &str) -> Option<TxKind> {
+        TxKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+impl fmt::Display for TxKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One leg: positive `amount` is a debit, negative a credit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Posting {
+    pub account: Account,
+    pub amount: Fen,
+}
+
+/// What a transaction is about, for the trail and for auditors.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct TxMeta {
+    pub fiscal_year: Option<i32>,
+    pub doc_no: Option<String>,
+    pub voucher_no: Option<String>,
+    pub region_code: Option<String>,
+    pub project_code: Option<String>,
+    pub source_file: Option<String>,
+    pub source_line: Option<u64>,
+    /// Canonical `name=value;…` text of the domain record this transaction
+    /// posts (voucher, indicator line, carry…). Hashed with the rest, so a
+    /// changed domain row is caught by comparing it with its entry.
+    pub details: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    #[error("transaction {tx_id} has {count} posting(s); at least 2 are required")]
+    TooFewPostings { tx_id: String, count: usize },
+    #[error("transaction {tx_id} does not balance: postings sum to {sum} yuan")]
+    Unbalanced { tx_id: String, sum: Fen },
+    #[error("transaction {tx_id} has a zero posting to {account}")]
+    ZeroPosting { tx_id: String, account: String },
+    #[error("transaction {tx_id}: amounts overflow")]
+    Overflow { tx_id: String },
+    #[error("transaction id is empty or contains a tab or newline: {0:?}")]
+    BadTxId(String),
+    #[error(transparent)]
+    AccountName(#[from] AccountNameError),
+}
+
+/// A balanced transaction. The only constructor checks the double-entry
+/// invariant, so a value of this type always balances.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transaction {
+    tx_id: String,
+    date: NaiveDate,
+    kind: TxKind,
+    description: String,
+    meta: TxMeta,
+    postings: Vec<Posting>,
+}
+
+impl Transaction {
+    /// `tx_id` is the transaction's natural key (e.g. `disbursement:GZ21041001`),
+    /// unique in the ledger; it is what makes imports idempotent.
+    pub fn new(
+        tx_id: String,
+        date: NaiveDate,
+        kind: TxKind,
+        description: String,
+        meta: TxMeta,
+        postings: Vec<Posting>,
+    ) -> Result<Transaction, LedgerError> {
+        if tx_id.is_empty() || tx_id.contains(['\t', '\n', '\r']) {
+            return Err(LedgerError::BadTxId(tx_id));
+        }
+        if postings.len() < 2 {
+            return Err(LedgerError::TooFewPostings {
+                tx_id,
+                count: postings.len(),
+            });
+        }
+        if let Some(p) = postings.iter().find(|p| p.amount.is_zero()) {
+            return Err(LedgerError::ZeroPosting {
+                account: p.account.to_string(),
+                tx_id,
+            });
+        }
+        let sum = match Fen::checked_sum(postings.iter().map(|p| p.amount)) {
+            Ok(sum) => sum,
+            Err(_) => return Err(LedgerError::Overflow { tx_id }),
+        };
+        if !sum.is_zero() {
+            return Err(LedgerError::Unbalanced { tx_id, sum });
+        }
+        Ok(Transaction {
+            tx_id,
+            date,
+            kind,
+            description: description.replace(['\t', '\n', '\r'], " "),
+            meta,
+            postings,
+        })
+    }
+
+    /// Two-legged transfer: debit `to`, credit `from`. Amount may be negative
+    /// (an over-disbursed line carried forward), never zero.
+    #[allow(clippy::too_many_arguments)]
+    pub fn transfer(
+        tx_id: String,
+        date: NaiveDate,
+        kind: TxKind,
+        description: String,
+        meta: TxMeta,
+        debit: Account,
+        credit: Account,
+        amount: Fen,
+    ) -> Result<Transaction, LedgerError> {
+        let negated = amount.checked_neg().map_err(|_| LedgerError::Overflow {
+            tx_id: tx_id.clone(),
+        })?;
+        let postings = vec![
+            Posting {
+                account: debit,
+                amount,
+            },
+            Posting {
+                account: credit,
+                amount: negated,
+            },
+        ];
+        Transaction::new(tx_id, date, kind, description, meta, postings)
+    }
+
+    /// The reversing transaction: every posting negated, same accounts.
+    pub fn reversal(&self, tx_id: String, date: NaiveDate) -> Result<Transaction, LedgerError> {
+        let postings = self
+            .postings
+            .iter()
+            .map(|p| {
+                Ok(Posting {
+                    account: p.account.clone(),
+                    amount: p.amount.checked_neg().map_err(|_| LedgerError::Overflow {
+                        tx_id: tx_id.clone(),
+                    })?,
+                })
+            })
+            .collect::<Result<Vec<_>, LedgerError>>()?;
+        let description = format!("reversal of {}", self.tx_id);
+        Transaction::new(
+            tx_id,
+            date,
+            TxKind::Reversal,
+            description,
+            self.meta.clone(),
+            postings,
+        )
+    }
+
+    pub fn tx_id(&self) -> &str {
+        &self.tx_id
+    }
+    pub fn date(&self) -> NaiveDate {
+        self.date
+    }
+    pub fn kind(&self) -> TxKind {
+        self.kind
+    }
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+    pub fn meta(&self) -> &TxMeta {
+        &self.meta
+    }
+    pub fn postings(&self) -> &[Posting] {
+        &self.postings
+    }
+}
+
+/// What the store adds when it appends a transaction to the journal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainPosition {
+    /// 1-based position in the journal; gapless.
+    pub entry_no: i64,
+    pub batch_id: i64,
+    /// RFC 3339 time the store recorded it (supplied by the caller: no clock here).
+    pub recorded_at: String,
+}
+
+/// The hash that precedes the first entry.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The canonical byte encoding of a transaction at a chain position:
+/// one `name\tvalue` line per field in a fixed order, then one line per
+/// posting. Values cannot contain tabs or newlines (escaped below), so the
+/// encoding is unambiguous.
+pub fn canonical_bytes(tx: &Transaction, pos: &ChainPosition) -> Vec<u8> {
+    let mut out = String::with_capacity(256);
+    let mut field = |name: &str, value: &str| {
+        out.push_str(name);
+        out.push('\t');
+        out.push_str(&escape(value));
+        out.push('\n');
+    };
+    let m = &tx.meta;
+    field("v", "fundledger-tx-1");
+    field("entry_no", &pos.entry_no.to_string());
+    field("tx_id", &tx.tx_id);
+    field("date", &tx.date.format("%Y-%m-%d").to_string());
+    field("kind", tx.kind.as_str());
+    field("description", &tx.description);
+    field("fiscal_year", &opt(m.fiscal_year));
+    field("doc_no", m.doc_no.as_deref().unwrap_or(""));
+    field("voucher_no", m.voucher_no.as_deref().unwrap_or(""));
+    field("region_code", m.region_code.as_deref().unwrap_or(""));
+    field("project_code", m.project_code.as_deref().unwrap_or(""));
+    field("source_file", m.source_file.as_deref().unwrap_or(""));
+    field("source_line", &opt(m.source_line));
+    field("details", m.details.as_deref().unwrap_or(""));
+    field("batch_id", &pos.batch_id.to_string());
+    field("recorded_at", &pos.recorded_at);
+    for p in &tx.postings {
+        field("posting", &format!("{} {}", p.account, p.amount.0));
+    }
+    out.into_bytes()
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('\t', "\\t")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
+}
+
+/// `hash = SHA-256(prev_hash_hex "\n" canonical_bytes)`, lower-case hex.
+pub fn chain_hash(prev_hash: &str, canonical: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(b"\n");
+    h.update(canonical);
+    hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn acct(name: &str) -> Account {
+        Account::parse(name).unwrap()
+    }
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2020, 3, 20).unwrap()
+    }
+    fn tx(postings: Vec<(&str, i64)>) -> Result<Transaction, LedgerError> {
+        let postings = postings
+            .into_iter()
+            .map(|(a, f)| Posting {
+                account: acct(a),
+                amount: Fen(f),
+            })
+            .collect();
+        Transaction::new(
+            "t:1".into(),
+            day(),
+            TxKind::Budget,
+            "d".into(),
+            TxMeta::default(),
+            postings,
+        )
+    }
+
+    #[test]
+    fn rejects_what_double_entry_forbids() {
+        assert!(matches!(
+            tx(vec![("a", 1)]),
+            Err(LedgerError::TooFewPostings { .. })
+        ));
+        assert!(matches!(
+            tx(vec![("a", 1), ("b", -2)]),
+            Err(LedgerError::Unbalanced { .. })
+        ));
+        assert!(matches!(
+            tx(vec![("a", 0), ("b", 0)]),
+            Err(LedgerError::ZeroPosting { .. })
+        ));
+        assert!(matches!(
+            tx(vec![("a", i64::MAX), ("b", i64::MAX), ("c", 2)]),
+            Err(LedgerError::Overflow { .. })
+        ));
+        assert!(tx(vec![("a", 5), ("b", -3), ("c", -2)]).is_ok());
+    }
+
+    #[test]
+    fn reversal_negates_every_posting() {
+        let t = tx(vec![("a", 5), ("b", -5)]).unwrap();
+        let r = t.reversal("r:1".into(), day()).unwrap();
+        assert_eq!(r.kind(), TxKind::Reversal);
+        assert_eq!(r.postings()[0].amount, Fen(-5));
+        assert_eq!(r.postings()[1].amount, Fen(5));
+    }
+
+    #[test]
+    fn hash_covers_content_and_previous_hash() {
+        let t = tx(vec![("a", 5), ("b", -5)]).unwrap();
+        let pos = ChainPosition {
+            entry_no: 1,
+            batch_id: 1,
+            recorded_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let base = chain_hash(GENESIS_HASH, &canonical_bytes(&t, &pos));
+        let other_prev = chain_hash(&"1".repeat(64), &canonical_bytes(&t, &pos));
+        let t2 = tx(vec![("a", 6), ("b", -6)]).unwrap();
+        let changed = chain_hash(GENESIS_HASH, &canonical_bytes(&t2, &pos));
+        let moved = chain_hash(
+            GENESIS_HASH,
+            &canonical_bytes(
+                &t,
+                &ChainPosition {
+                    entry_no: 2,
+                    ..pos.clone()
+                },
+            ),
+        );
+        assert_eq!(base.len(), 64);
+        assert_ne!(base, other_prev);
+        assert_ne!(base, changed);
+        assert_ne!(base, moved);
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in TxKind::ALL {
+            assert_eq!(TxKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(TxKind::parse("transfer"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn built_transactions_always_balance(amounts in proptest::collection::vec(-1_000_000_000i64..1_000_000_000, 1..8)) {
+            let mut postings: Vec<(String, i64)> = amounts.iter().enumerate()
+                .filter(|(_, a)| **a != 0)
+                .map(|(i, a)| (format!("x:{i}"), *a)).collect();
+            let total: i64 = postings.iter().map(|(_, a)| a).sum();
+            if total != 0 { postings.push(("balance".into(), -total)); }
+            let refs = postings.iter().map(|(a, f)| (a.as_str(), *f)).collect();
+            if let Ok(t) = tx(refs) {
+                let sum: i64 = t.postings().iter().map(|p| p.amount.0).sum();
+                prop_assert_eq!(sum, 0);
+            }
+        }
+    }
+}
