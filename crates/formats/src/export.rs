@@ -1,0 +1,320 @@
+//! Writers for what auditors and other tools read: the hledger journal and
+//! the posting-level audit trail CSV (with formula-injection guarding and a
+//! running SHA-256 for the manifest).
+
+use fundledger_core::Fen;
+use sha2::{Digest, Sha256};
+use std::borrow::Cow;
+use std::io::{self, Write};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostingView {
+    pub account: String,
+    pub amount: Fen,
+}
+
+/// A journal entry as the writers need it (the store's row, decoupled).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryView {
+    pub entry_no: i64,
+    pub tx_id: String,
+    pub date: String,
+    pub kind: String,
+    pub description: String,
+    pub fiscal_year: Option<i64>,
+    pub doc_no: Option<String>,
+    pub voucher_no: Option<String>,
+    pub region_code: Option<String>,
+    pub project_code: Option<String>,
+    pub source_file: Option<String>,
+    pub source_line: Option<i64>,
+    pub details: Option<String>,
+    pub batch_id: i64,
+    pub recorded_at: String,
+    pub prev_hash: String,
+    pub hash: String,
+    pub postings: Vec<PostingView>,
+}
+
+/// hledger reads `;` as a comment and needs two spaces before an amount;
+/// descriptions and codes are kept on one line.
+fn one_line(text: &str) -> String {
+    text.replace(['\n', '\r', '\t'], " ")
+}
+
+/// One transaction in hledger journal syntax. Amounts are plain decimals in
+/// yuan (no commodity), so `hledger balance` totals compare to the fen.
+pub fn write_journal_entry(out: &mut impl Write, e: &EntryView) -> io::Result<()> {
+    writeln!(
+        out,
+        "{} ({}) {}",
+        e.date,
+        one_line(&e.tx_id).replace(')', "]"),
+        one_line(&e.description)
+    )?;
+    writeln!(
+        out,
+        "    ; entry:{}, kind:{}, hash:{}",
+        e.entry_no, e.kind, e.hash
+    )?;
+    let width = e
+        .postings
+        .iter()
+        .map(|p| p.account.chars().count())
+        .max()
+        .unwrap_or(0);
+    for p in &e.postings {
+        let pad = width - p.account.chars().count();
+        writeln!(
+            out,
+            "    {}{}  {:>14}",
+            p.account,
+            " ".repeat(pad),
+            p.amount.to_string()
+        )?;
+    }
+    writeln!(out)
+}
+
+pub fn write_journal_header(out: &mut impl Write, head_hash: &str) -> io::Result<()> {
+    writeln!(out, "; fundledger journal export (amounts in CNY yuan)")?;
+    writeln!(out, "; chain head: {head_hash}")?;
+    writeln!(out)
+}
+
+/// The trail's columns, in order.
+pub const TRAIL_HEADER: [&str; 21] = [
+    "entry_no",
+    "posting_no",
+    "tx_id",
+    "date",
+    "kind",
+    "fiscal_year",
+    "account",
+    "debit",
+    "credit",
+    "doc_no",
+    "voucher_no",
+    "region_code",
+    "project_code",
+    "description",
+    "source_file",
+    "source_line",
+    "batch_id",
+    "recorded_at",
+    "details",
+    "prev_hash",
+    "hash",
+];
+
+/// Spreadsheet formula injection: a text cell starting with `=`, `+`, `-`,
+/// `@`, tab or CR is prefixed with `'`. Amount cells never pass through here.
+pub fn guard_cell(text: &str) -> Cow<'_, str> {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{text}")),
+        _ => Cow::Borrowed(text),
+    }
+}
+
+/// A writer that hashes everything written through it.
+pub struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+    pub fn finish(mut self) -> io::Result<(W, String, u64)> {
+        self.inner.flush()?;
+        Ok((self.inner, hex::encode(self.hasher.finalize()), self.bytes))
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrailTotals {
+    pub rows: u64,
+    pub entries: u64,
+    pub debit: Fen,
+    pub credit: Fen,
+}
+
+/// Streams trail rows; memory does not grow with the number of postings.
+pub struct TrailWriter<W: Write> {
+    csv: csv::Writer<W>,
+    totals: TrailTotals,
+}
+
+impl<W: Write> TrailWriter<W> {
+    pub fn new(mut out: W, bom: bool) -> io::Result<Self> {
+        if bom {
+            out.write_all("\u{feff}".as_bytes())?;
+        }
+        let mut csv = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(out);
+        csv.write_record(TRAIL_HEADER)?;
+        Ok(TrailWriter {
+            csv,
+            totals: TrailTotals::default(),
+        })
+    }
+
+    pub fn write_entry(&mut self, e: &EntryView) -> io::Result<()> {
+        let text = |v: &Option<String>| guard_cell(v.as_deref().unwrap_or("")).into_owned();
+        for (i, p) in e.postings.iter().enumerate() {
+            let (debit, credit) = if p.amount.0 >= 0 {
+                (p.amount, Fen::ZERO)
+            } else {
+                (Fen::ZERO, Fen(-p.amount.0))
+            };
+            self.totals.debit = Fen(self.totals.debit.0 + debit.0);
+            self.totals.credit = Fen(self.totals.credit.0 + credit.0);
+            self.csv.write_record([
+                e.entry_no.to_string(),
+                (i + 1).to_string(),
+                guard_cell(&e.tx_id).into_owned(),
+                e.date.clone(),
+                e.kind.clone(),
+                e.fiscal_year.map(|y| y.to_string()).unwrap_or_default(),
+                guard_cell(&p.account).into_owned(),
+                debit.to_string(),
+                credit.to_string(),
+                text(&e.doc_no),
+                text(&e.voucher_no),
+                text(&e.region_code),
+                text(&e.project_code),
+                guard_cell(&e.description).into_owned(),
+                text(&e.source_file),
+                e.source_line.map(|l| l.to_string()).unwrap_or_default(),
+                e.batch_id.to_string(),
+                e.recorded_at.clone(),
+                text(&e.details),
+                e.prev_hash.clone(),
+                e.hash.clone(),
+            ])?;
+            self.totals.rows += 1;
+        }
+        self.totals.entries += 1;
+        Ok(())
+    }
+
+    pub fn finish(self) -> io::Result<(W, TrailTotals)> {
+        let totals = self.totals;
+        let out = self.csv.into_inner().map_err(|e| e.into_error())?;
+        Ok((out, totals))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guards_every_formula_prefix() {
+        let check = |input: &str, want: &str| assert_eq!(guard_cell(input), want, "{input:?}");
+        check("=SUM(A1)", "'=SUM(A1)");
+        check("+1", "'+1");
+        check("-1", "'-1");
+        check("@cmd", "'@cmd");
+        check("\tx", "'\tx");
+        check("\rx", "'\rx");
+        check("湘财社指〔2020〕36号", "湘财社指〔2020〕36号");
+        check("", "");
+    }
+
+    fn entry(postings: Vec<(&str, i64)>) -> EntryView {
+        EntryView {
+            entry_no: 1,
+            tx_id: "=evil".into(),
+            date: "2020-03-20".into(),
+            kind: "allocation".into(),
+            description: "-desc".into(),
+            fiscal_year: Some(2020),
+            doc_no: Some("@doc".into()),
+            voucher_no: None,
+            region_code: Some("430100".into()),
+            project_code: Some("JS01".into()),
+            source_file: Some("+f.csv".into()),
+            source_line: Some(3),
+            details: None,
+            batch_id: 1,
+            recorded_at: "2026-01-01T00:00:00Z".into(),
+            prev_hash: "0".repeat(64),
+            hash: "a".repeat(64),
+            postings: postings
+                .into_iter()
+                .map(|(a, f)| PostingView {
+                    account: a.into(),
+                    amount: Fen(f),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn trail_splits_debits_and_credits_and_guards_text_only() {
+        let mut w = TrailWriter::new(Vec::new(), true).unwrap();
+        w.write_entry(&entry(vec![
+            ("allocated:2020:430100:430100:JS01", 150),
+            ("pool:2020", -150),
+        ]))
+        .unwrap();
+        let (bytes, totals) = w.finish().unwrap();
+        assert_eq!(totals.debit, Fen(150));
+        assert_eq!(totals.credit, Fen(150));
+        assert_eq!(totals.rows, 2);
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.starts_with('\u{feff}'));
+        let second = text.lines().nth(2).unwrap();
+        assert!(second.contains(",0.00,1.50,"), "{second}");
+        assert!(
+            second.contains(",'=evil,")
+                && second.contains(",'@doc,")
+                && second.contains(",'-desc,")
+        );
+        assert!(second.contains(",'+f.csv,"));
+    }
+
+    #[test]
+    fn journal_entry_is_hledger_syntax() {
+        let mut out = Vec::new();
+        write_journal_entry(&mut out, &entry(vec![("a:b", 150), ("c", -150)])).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("2020-03-20 (=evil) -desc\n    ; entry:1, kind:allocation"));
+        assert!(
+            text.contains("\n    a:b            1.50\n    c             -1.50\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn hashing_writer_hashes_what_it_writes() {
+        let mut w = HashingWriter::new(Vec::new());
+        w.write_all(b"abc").unwrap();
+        let (_, hash, n) = w.finish().unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(
+            hash,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! The reconciliation report's rows (SPEC §5 output contract) and its CSV.
+//! One row model feeds csv, json and table, so the three always agree.
+
+use chrono::NaiveDate;
+use fundledger_core::catalog::ProjectCatalog;
+use fundledger_core::divisions::DivisionTable;
+use fundledger_core::reconcile::{Report, Status};
+use fundledger_core::{Fen, ProjectCode, RegionCode};
+
+/// The CSV header other programs parse: exactly these columns, this order.
+pub const RECONCILE_HEADER: [&str; 15] = [
+    "fiscal_year",
+    "origin_year",
+    "doc_no",
+    "doc_date",
+    "region_code",
+    "region_name",
+    "project_code",
+    "project_name",
+    "allocated",
+    "disbursed",
+    "outstanding",
+    "due_date",
+    "settled_on",
+    "status",
+    "voucher_no",
+];
+
+/// One output row: an indicator line-year, or an unmatched voucher.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportRow {
+    pub fiscal_year: i32,
+    pub origin_year: Option<i32>,
+    pub doc_no: Option<String>,
+    pub doc_date: Option<NaiveDate>,
+    pub region: RegionCode,
+    pub region_name: String,
+    pub project: ProjectCode,
+    pub project_name: String,
+    pub allocated: Option<Fen>,
+    pub disbursed: Fen,
+    pub outstanding: Option<Fen>,
+    pub due_date: Option<NaiveDate>,
+    pub settled_on: Option<NaiveDate>,
+    pub status: Status,
+    pub voucher_no: Option<String>,
+    /// Unmatched vouchers only: why (json and table output).
+    pub reason: Option<&'static str>,
+    /// Unmatched vouchers only.
+    pub paid_on: Option<NaiveDate>,
+}
+
+/// Which rows to show; matching always runs over the whole ledger.
+#[derive(Clone, Debug, Default)]
+pub struct RowFilter {
+    pub fiscal_year: Option<i32>,
+    pub region: Option<RegionCode>,
+    pub project: Option<ProjectCode>,
+}
+
+impl RowFilter {
+    fn keeps(
+        &self,
+        year: i32,
+        region: RegionCode,
+        project: &ProjectCode,
+        divisions: &DivisionTable,
+    ) -> bool {
+        self.fiscal_year.is_none_or(|y| y == year)
+            && self.region.is_none_or(|r| divisions.is_within(region, r))
+            && self.project.as_ref().is_none_or(|p| p == project)
+    }
+}
+
+fn project_name(catalog: &ProjectCatalog, code: &ProjectCode) -> String {
+    catalog
+        .get(code)
+        .map(|p| p.name.clone())
+        .unwrap_or_default()
+}
+
+/// Builds the rows in SPEC §5.1 order (the engine's order, filtered).
+pub fn report_rows(
+    report: &Report,
+    divisions: &DivisionTable,
+    catalog: &ProjectCatalog,
+    filter: &RowFilter,
+) -> Vec<ReportRow> {
+    let mut rows = Vec::with_capacity(report.lines.len() + report.unmatched.len());
+    for l in &report.lines {
+        if !filter.keeps(l.fiscal_year, l.key.region, &l.key.project, divisions) {
+            continue;
+        }
+        rows.push(ReportRow {
+            fiscal_year: l.fiscal_year,
+            origin_year: Some(l.origin_year),
+            doc_no: Some(l.key.doc_no.to_string()),
+            doc_date: Some(l.doc_date),
+            region: l.key.region,
+            region_name: divisions
+                .name_at(l.key.region, l.doc_date)
+                .unwrap_or_default()
+                .to_string(),
+            project: l.key.project.clone(),
+            project_name: project_name(catalog, &l.key.project),
+            allocated: Some(l.allocated),
+            disbursed: l.disbursed,
+            outstanding: Some(l.outstanding),
+            due_date: Some(l.due_date),
+            settled_on: l.settled_on,
+            status: l.status,
+            voucher_no: None,
+            reason: None,
+            paid_on: None,
+        });
+    }
+    for u in &report.unmatched {
+        if !filter.keeps(u.fiscal_year, u.region, &u.project, divisions) {
+            continue;
+        }
+        rows.push(ReportRow {
+            fiscal_year: u.fiscal_year,
+            origin_year: None,
+            doc_no: u.doc_no.as_ref().map(|d| d.to_string()),
+            doc_date: None,
+            region: u.region,
+            region_name: divisions
+                .name_at(u.region, u.paid_on)
+                .unwrap_or_default()
+                .to_string(),
+            project: u.project.clone(),
+            project_name: project_name(catalog, &u.project),
+            allocated: None,
+            disbursed: u.amount,
+            outstanding: None,
+            due_date: None,
+            settled_on: None,
+            status: Status::Unmatched,
+            voucher_no: Some(u.voucher_no.clone()),
+            reason: Some(u.reason.as_str()),
+            paid_on: Some(u.paid_on),
+        });
+    }
+    rows
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(|x| x.to_string()).unwrap_or_default()
+}
+
+impl ReportRow {
+    /// The 15 CSV cells: amounts with two places, dates ISO, unknowns empty.
+    pub fn csv_cells(&self) -> [String; 15] {
+        [
+            self.fiscal_year.to_string(),
+            opt(&self.origin_year),
+            opt(&self.doc_no),
+            opt(&self.doc_date),
+            self.region.to_string(),
+            self.region_name.clone(),
+            self.project.to_string(),
+            self.project_name.clone(),
+            opt(&self.allocated),
+            self.disbursed.to_string(),
+            opt(&self.outstanding),
+            opt(&self.due_date),
+            opt(&self.settled_on),
+            self.status.as_str().to_string(),
+            opt(&self.voucher_no),
+        ]
+    }
+}
+
+/// The `--format csv` document, `\n` line ends, no BOM.
+pub fn reconcile_csv(rows: &[ReportRow]) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_record(RECONCILE_HEADER).expect("write to memory");
+    for r in rows {
+        w.write_record(r.csv_cells()).expect("write to memory");
+    }
+    String::from_utf8(w.into_inner().expect("flush to memory")).expect("UTF-8 cells")
+}
+
+/// Disbursed / allocated as a percentage with two places, exact (integer
+/// arithmetic, rounded half up); empty when nothing was allocated.
+pub fn rate_percent(disbursed: Fen, allocated: Fen) -> String {
+    if allocated.0 <= 0 {
+        return String::new();
+    }
+    let basis_points = (i128::from(disbursed.0) * 10_000 * 2 + i128::from(allocated.0))
+        / (2 * i128::from(allocated.0));
+    let sign = if basis_points < 0 { "-" } else { "" };
+    let bp = basis_points.abs();
+    format!("{sign}{}.{:02}%", bp / 100, bp % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_exact() {
+        let check =
+            |d: i64, a: i64, want: &str| assert_eq!(rate_percent(Fen(d), Fen(a)), want, "{d}/{a}");
+        check(50, 100, "50.00%");
+        check(1, 3, "33.33%");
+        check(2, 3, "66.67%");
+        check(120, 100, "120.00%");
+        check(0, 100, "0.00%");
+        check(5, 0, "");
+    }
+}
