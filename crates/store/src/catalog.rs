@@ -1,0 +1,131 @@
+//! Reference data kept in the database: the project catalog and extensions
+//! of the division table. Loaded by the CLI to build the import context.
+
+use crate::write::WriteTx;
+use crate::{Result, Store, StoreError};
+use fundledger_core::catalog::{Project, ProjectCatalog};
+use fundledger_core::divisions::{Division, DivisionTable, Level};
+use fundledger_core::ProjectCode;
+use sqlx::Row;
+
+fn level_text(level: Level) -> &'static str {
+    match level {
+        Level::Province => "province",
+        Level::Prefecture => "prefecture",
+        Level::County => "county",
+        Level::Zone => "zone",
+    }
+}
+
+fn codes_text(codes: &[fundledger_core::RegionCode]) -> String {
+    codes
+        .iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+impl Store {
+    /// The catalog stored by `projects import` and by indicator imports that
+    /// registered new projects.
+    pub async fn project_catalog(&self) -> Result<ProjectCatalog> {
+        let rows = sqlx::query("SELECT code, name, aliases, func_code FROM projects ORDER BY code")
+            .fetch_all(self.pool())
+            .await?;
+        let mut catalog = ProjectCatalog::new();
+        for r in &rows {
+            let code: String = r.try_get(0)?;
+            let aliases: String = r.try_get(2)?;
+            let project = Project {
+                code: ProjectCode::parse(&code).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                name: r.try_get(1)?,
+                aliases: aliases
+                    .split(';')
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                func_code: r.try_get(3)?,
+            };
+            catalog
+                .insert(project)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        }
+        Ok(catalog)
+    }
+
+    /// The built-in division table plus every imported extension.
+    pub async fn division_table(&self) -> Result<DivisionTable> {
+        let mut table = DivisionTable::builtin();
+        let rows = sqlx::query(
+            "SELECT code, name, level, parent_code, valid_from, valid_to, successor_codes \
+             FROM region_extensions ORDER BY batch_id, code",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        if rows.is_empty() {
+            return Ok(table);
+        }
+        let mut csv =
+            String::from("code,name,level,parent_code,valid_from,valid_to,successor_codes\n");
+        for r in &rows {
+            let parent: Option<String> = r.try_get(3)?;
+            let valid_to: Option<i64> = r.try_get(5)?;
+            csv.push_str(&format!(
+                "{},{},{},{},{},{},{}\n",
+                r.try_get::<String, _>(0)?,
+                r.try_get::<String, _>(1)?,
+                r.try_get::<String, _>(2)?,
+                parent.unwrap_or_default(),
+                r.try_get::<i64, _>(4)?,
+                valid_to.map(|v| v.to_string()).unwrap_or_default(),
+                r.try_get::<String, _>(6)?,
+            ));
+        }
+        let divisions =
+            DivisionTable::parse_csv(&csv).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        table
+            .extend(divisions)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(table)
+    }
+}
+
+/// Adds or replaces catalog entries inside the caller's write transaction.
+pub async fn upsert_projects(w: &mut WriteTx, projects: &[Project]) -> Result<()> {
+    for p in projects {
+        sqlx::query(
+            "INSERT INTO projects (code, name, aliases, func_code) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (code) DO UPDATE SET name = excluded.name, aliases = excluded.aliases, func_code = excluded.func_code",
+        )
+        .bind(p.code.to_string())
+        .bind(p.name.clone())
+        .bind(p.aliases.join(";"))
+        .bind(p.func_code.clone())
+        .execute(w.conn().await?)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Records division-table extensions (append-only) in the caller's transaction.
+pub async fn add_regions(w: &mut WriteTx, rows: &[Division]) -> Result<u64> {
+    let batch = w.batch_id();
+    let mut added = 0;
+    for d in rows {
+        let sql = "INSERT INTO region_extensions (code, name, level, parent_code, valid_from, valid_to, successor_codes, batch_id) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
+        let done = sqlx::query(sql)
+            .bind(d.code.to_string())
+            .bind(d.name.clone())
+            .bind(level_text(d.level).to_string())
+            .bind(d.parent.map(|p| p.to_string()))
+            .bind(i64::from(d.valid_from))
+            .bind(d.valid_to.map(i64::from))
+            .bind(codes_text(&d.successors))
+            .bind(batch)
+            .execute(w.conn().await?)
+            .await?;
+        added += done.rows_affected();
+    }
+    Ok(added)
+}

@@ -1,0 +1,683 @@
+//! Applying parsed indicator rows and vouchers to the ledger, in chunks, with
+//! the ledger-level checks of SPEC §4.7: duplicates (within the command and
+//! against the ledger), closed periods, rolled-over years, reduction targets,
+//! refund originals and the pool limit. Rejections are collected, never
+//! raised one at a time, and the caller rolls back if there are any.
+
+use crate::ledger::{
+    append_with_row, closed_through, pool_state, INDICATOR_LINES, REDUCTIONS, VOUCHERS,
+};
+use crate::write::{placeholders, Val, WriteTx};
+use crate::{Result, StoreError};
+use chrono::NaiveDate;
+use fundledger_core::domain::{IndicatorLine, IndicatorRow, Reduction, Voucher};
+use fundledger_core::{Account, Fen, LineKey, Transaction, TxKind, TxMeta};
+use sqlx::Row;
+use std::collections::{BTreeSet, HashMap};
+
+/// A row the ledger refuses. Display: `FILE:LINE: column: message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerRejection {
+    pub file: String,
+    pub line: u64,
+    pub column: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for LedgerRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.column, self.line) {
+            (Some(c), l) if l > 0 => write!(f, "{}:{}: {}: {}", self.file, l, c, self.message),
+            (None, l) if l > 0 => write!(f, "{}:{}: {}", self.file, l, self.message),
+            _ => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// Counts for one file (or one command).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub added: u64,
+    /// Of `added`: reductions or refunds, applied after every file of the
+    /// command was read (their targets may come later in the files).
+    pub applied_after_reading: u64,
+    pub skipped: u64,
+    pub amount_added: Fen,
+    pub rejections: Vec<LedgerRejection>,
+}
+
+/// What the ledger already holds under a transaction id.
+struct Existing {
+    details: Option<String>,
+    source: String,
+    batch_id: i64,
+}
+
+async fn existing_by_tx_id(w: &mut WriteTx, ids: &[String]) -> Result<HashMap<String, Existing>> {
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT tx_id, details, source_file, source_line, batch_id FROM journal WHERE tx_id IN ({})",
+            placeholders(w.backend(), chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id.clone());
+        }
+        for r in q.fetch_all(w.conn().await?).await? {
+            let file: Option<String> = r.try_get(2)?;
+            let line: Option<i64> = r.try_get(3)?;
+            found.insert(
+                r.try_get::<String, _>(0)?,
+                Existing {
+                    details: r.try_get(1)?,
+                    source: format!("{}:{}", file.unwrap_or_default(), line.unwrap_or(0)),
+                    batch_id: r.try_get(4)?,
+                },
+            );
+        }
+    }
+    Ok(found)
+}
+
+/// Years whose rollover has run: nothing may be added to them any more.
+async fn rolled_years(w: &mut WriteTx) -> Result<BTreeSet<i32>> {
+    let years: Vec<i64> = sqlx::query_scalar("SELECT fiscal_year FROM rollovers")
+        .fetch_all(w.conn().await?)
+        .await?;
+    Ok(years.into_iter().map(|y| y as i32).collect())
+}
+
+fn date_text(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+/// Identity of a row for "already present": same details, ignoring the
+/// import setting `deadline_days` (not part of the file's content).
+fn same_content(stored: Option<&str>, new: &str) -> bool {
+    fn strip(d: &str) -> &str {
+        d.split(";deadline_days=").next().unwrap_or(d)
+    }
+    stored.is_some_and(|s| strip(s) == strip(new))
+}
+
+/// Decision for a row whose key may already exist.
+enum Presence {
+    New,
+    Skip,
+    Reject(String),
+}
+
+fn presence(
+    existing: Option<&Existing>,
+    batch_ids: &BTreeSet<i64>,
+    details: &str,
+    what: &str,
+) -> Presence {
+    match existing {
+        None => Presence::New,
+        Some(e) if batch_ids.contains(&e.batch_id) => Presence::Reject(format!(
+            "{what} appears twice in this import: first at {}",
+            e.source
+        )),
+        Some(e) if same_content(e.details.as_deref(), details) => Presence::Skip,
+        Some(e) => Presence::Reject(format!(
+            "{what} is already in the ledger with different content (from {})",
+            e.source
+        )),
+    }
+}
+
+fn indicator_tx_id(key: &LineKey) -> String {
+    format!("indicator:{}:{}:{}", key.doc_no, key.region, key.project)
+}
+
+/// State carried across the chunks of one import command.
+pub struct IndicatorImport {
+    deadline_days: i64,
+    closed: Option<NaiveDate>,
+    rolled: BTreeSet<i32>,
+    /// Batches of this command (one per file): a key seen in any is a duplicate.
+    batch_ids: BTreeSet<i64>,
+    reductions: Vec<Reduction>,
+    touched_years: BTreeSet<i32>,
+    pub outcome: ImportOutcome,
+}
+
+impl IndicatorImport {
+    pub async fn start(w: &mut WriteTx, deadline_days: i64) -> Result<IndicatorImport> {
+        if deadline_days < 0 {
+            return Err(StoreError::Refused(format!(
+                "--deadline-days must be >= 0, not {deadline_days}"
+            )));
+        }
+        Ok(IndicatorImport {
+            deadline_days,
+            closed: closed_through(w.conn().await?).await?,
+            rolled: rolled_years(w).await?,
+            batch_ids: BTreeSet::new(),
+            reductions: Vec::new(),
+            touched_years: BTreeSet::new(),
+            outcome: ImportOutcome::default(),
+        })
+    }
+
+    /// Call when the writer switches to a new file's batch.
+    pub fn note_batch(&mut self, batch_id: i64) {
+        self.batch_ids.insert(batch_id);
+    }
+
+    pub async fn push_chunk(&mut self, w: &mut WriteTx, rows: Vec<IndicatorRow>) -> Result<()> {
+        let mut lines = Vec::with_capacity(rows.len());
+        for row in rows {
+            match row {
+                IndicatorRow::Line(l) => lines.push(l),
+                // Reductions wait for every line of the command: their
+                // target may come later in the same file or command.
+                IndicatorRow::Reduction(r) => self.reductions.push(r),
+            }
+        }
+        let ids: Vec<String> = lines.iter().map(|l| indicator_tx_id(&l.key)).collect();
+        let mut existing = existing_by_tx_id(w, &ids).await?;
+        for (line, id) in lines.into_iter().zip(ids) {
+            let row = self.line_row(&line);
+            let details = INDICATOR_LINES.details(&row);
+            match presence(
+                existing.get(&id),
+                &self.batch_ids,
+                &details,
+                &format!("line {}", line.key),
+            ) {
+                Presence::Skip => self.outcome.skipped += 1,
+                Presence::Reject(message) => self.reject(&line.source, Some("doc_no"), message),
+                Presence::New => {
+                    if let Some(message) = self.period_refusal(line.doc_date, line.fiscal_year) {
+                        self.reject(&line.source, Some("doc_date"), message);
+                        continue;
+                    }
+                    self.add_line(w, &line, row, &id).await?;
+                    existing.insert(
+                        id,
+                        Existing {
+                            details: Some(details),
+                            source: line.source.to_string(),
+                            batch_id: w.batch_id(),
+                        },
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn line_row(&self, l: &IndicatorLine) -> Vec<Val> {
+        vec![
+            Val::Text(l.key.doc_no.to_string()),
+            Val::Text(l.key.region.to_string()),
+            Val::Text(l.key.project.to_string()),
+            Val::Int(i64::from(l.fiscal_year)),
+            Val::Text(date_text(l.doc_date)),
+            Val::Int(l.amount.0),
+            Val::OptText(l.func_code.clone()),
+            Val::OptText(l.remark.clone()),
+            Val::Int(self.deadline_days),
+        ]
+    }
+
+    fn period_refusal(&self, date: NaiveDate, year: i32) -> Option<String> {
+        if let Some(c) = self.closed.filter(|c| date <= *c) {
+            return Some(format!(
+                "{} is in a closed period (closed through {})",
+                date_text(date),
+                date_text(c)
+            ));
+        }
+        if self.rolled.iter().any(|r| year <= *r) {
+            return Some(format!(
+                "fiscal year {year} has been rolled over; nothing more can be added to it"
+            ));
+        }
+        None
+    }
+
+    fn reject(
+        &mut self,
+        source: &fundledger_core::domain::SourceRef,
+        column: Option<&str>,
+        message: String,
+    ) {
+        self.outcome.rejections.push(LedgerRejection {
+            file: source.file.clone(),
+            line: source.line,
+            column: column.map(str::to_string),
+            message,
+        });
+    }
+
+    async fn add_line(
+        &mut self,
+        w: &mut WriteTx,
+        l: &IndicatorLine,
+        row: Vec<Val>,
+        id: &str,
+    ) -> Result<()> {
+        let year = l.fiscal_year;
+        let meta = TxMeta {
+            fiscal_year: Some(year),
+            doc_no: Some(l.key.doc_no.to_string()),
+            region_code: Some(l.key.region.to_string()),
+            project_code: Some(l.key.project.to_string()),
+            source_file: Some(l.source.file.clone()),
+            source_line: Some(l.source.line),
+            ..TxMeta::default()
+        };
+        let description = format!(
+            "allocation {} {} {}",
+            l.key.doc_no, l.key.region, l.key.project
+        );
+        append_with_row(w, &INDICATOR_LINES, row, |details| {
+            Ok(Transaction::transfer(
+                id.to_string(),
+                l.doc_date,
+                TxKind::Allocation,
+                description,
+                TxMeta {
+                    details: Some(details),
+                    ..meta
+                },
+                Account::allocated(year, l.key.region, &l.key.project),
+                Account::pool(year),
+                l.amount,
+            )?)
+        })
+        .await?;
+        self.touched_years.insert(year);
+        self.outcome.added += 1;
+        self.outcome.amount_added = self
+            .outcome
+            .amount_added
+            .checked_add(l.amount)
+            .map_err(|_| StoreError::Refused("import total overflows".into()))?;
+        Ok(())
+    }
+
+    /// Applies the reductions, then checks every touched year's pool.
+    pub async fn finish(mut self, w: &mut WriteTx, label: &str) -> Result<ImportOutcome> {
+        let reductions = std::mem::take(&mut self.reductions);
+        for r in reductions {
+            self.apply_reduction(w, r).await?;
+        }
+        for year in std::mem::take(&mut self.touched_years) {
+            let message = match pool_state(w.conn().await?, year).await? {
+                None => Some(format!(
+                    "fiscal year {year} has no pool: run `fundledger budget set --fiscal-year {year} --amount-yuan N` first"
+                )),
+                Some(p) if p.unallocated.is_negative() => Some(format!(
+                    "allocations of fiscal year {year} would exceed its pool: pool {}, allocated {}, excess {}",
+                    p.budget,
+                    p.allocated(),
+                    Fen(-p.unallocated.0)
+                )),
+                Some(_) => None,
+            };
+            if let Some(message) = message {
+                self.outcome.rejections.push(LedgerRejection {
+                    file: label.to_string(),
+                    line: 0,
+                    column: None,
+                    message,
+                });
+            }
+        }
+        Ok(self.outcome)
+    }
+
+    async fn apply_reduction(&mut self, w: &mut WriteTx, r: Reduction) -> Result<()> {
+        let id = indicator_tx_id(&r.key);
+        let row = vec![
+            Val::Text(r.key.doc_no.to_string()),
+            Val::Text(r.key.region.to_string()),
+            Val::Text(r.key.project.to_string()),
+            Val::Text(r.target.doc_no.to_string()),
+            Val::Int(i64::from(r.fiscal_year)),
+            Val::Text(date_text(r.doc_date)),
+            Val::Int(r.amount.0),
+            Val::OptText(r.remark.clone()),
+        ];
+        let details = REDUCTIONS.details(&row);
+        let existing = existing_by_tx_id(w, std::slice::from_ref(&id)).await?;
+        match presence(
+            existing.get(&id),
+            &self.batch_ids,
+            &details,
+            &format!("reduction {}", r.key),
+        ) {
+            Presence::Skip => {
+                self.outcome.skipped += 1;
+                return Ok(());
+            }
+            Presence::Reject(message) => {
+                self.reject(&r.source, Some("doc_no"), message);
+                return Ok(());
+            }
+            Presence::New => {}
+        }
+        let target = sqlx::query(
+            "SELECT origin_year, amount_fen FROM indicator_lines WHERE doc_no = $1 AND region_code = $2 AND project_code = $3",
+        )
+        .bind(r.target.doc_no.to_string())
+        .bind(r.target.region.to_string())
+        .bind(r.target.project.to_string())
+        .fetch_optional(w.conn().await?)
+        .await?;
+        let Some(target) = target else {
+            self.reject(
+                &r.source,
+                Some("adjusts_doc_no"),
+                format!("reduces {} which is not in the ledger", r.target),
+            );
+            return Ok(());
+        };
+        let origin_year: i64 = target.try_get(0)?;
+        let original: i64 = target.try_get(1)?;
+        let reduced: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM reductions \
+             WHERE target_doc_no = $1 AND region_code = $2 AND project_code = $3",
+        )
+        .bind(r.target.doc_no.to_string())
+        .bind(r.target.region.to_string())
+        .bind(r.target.project.to_string())
+        .fetch_one(w.conn().await?)
+        .await?;
+        let remaining = original + reduced + r.amount.0;
+        if remaining < 0 {
+            self.reject(
+                &r.source,
+                Some("amount"),
+                format!(
+                    "would take {} below zero: allocated {}, reduced so far {}, this reduction {}",
+                    r.target,
+                    Fen(original),
+                    Fen(-reduced),
+                    Fen(-r.amount.0)
+                ),
+            );
+            return Ok(());
+        }
+        let year = origin_year as i32;
+        if let Some(message) = self.period_refusal(r.doc_date, year) {
+            self.reject(&r.source, Some("doc_date"), message);
+            return Ok(());
+        }
+        let meta = TxMeta {
+            fiscal_year: Some(year),
+            doc_no: Some(r.key.doc_no.to_string()),
+            region_code: Some(r.key.region.to_string()),
+            project_code: Some(r.key.project.to_string()),
+            source_file: Some(r.source.file.clone()),
+            source_line: Some(r.source.line),
+            details: Some(details),
+            ..TxMeta::default()
+        };
+        let description = format!("adjustment {} reduces {}", r.key.doc_no, r.target);
+        let amount = Fen(-r.amount.0);
+        append_with_row(w, &REDUCTIONS, row, |_| {
+            Ok(Transaction::transfer(
+                id.clone(),
+                r.doc_date,
+                TxKind::Adjustment,
+                description,
+                meta,
+                Account::pool(year),
+                Account::allocated(year, r.key.region, &r.key.project),
+                amount,
+            )?)
+        })
+        .await?;
+        self.touched_years.insert(year);
+        self.outcome.added += 1;
+        self.outcome.applied_after_reading += 1;
+        self.outcome.amount_added = Fen(self.outcome.amount_added.0 + r.amount.0);
+        Ok(())
+    }
+}
+
+/// State carried across the chunks of one disbursement import.
+pub struct VoucherImport {
+    closed: Option<NaiveDate>,
+    rolled: BTreeSet<i32>,
+    batch_ids: BTreeSet<i64>,
+    refunds: Vec<Voucher>,
+    /// Refunds wait for `finish`, so a repeated refund number in a later
+    /// chunk is caught here rather than by the journal's unique key.
+    refund_numbers: HashMap<String, String>,
+    pub outcome: ImportOutcome,
+}
+
+fn voucher_tx_id(voucher_no: &str) -> String {
+    format!("voucher:{voucher_no}")
+}
+
+fn voucher_row(v: &Voucher) -> Vec<Val> {
+    vec![
+        Val::Text(v.voucher_no.clone()),
+        Val::Text(date_text(v.paid_on)),
+        Val::Int(i64::from(v.fiscal_year)),
+        Val::Text(v.region.to_string()),
+        Val::Text(v.project.to_string()),
+        Val::OptText(v.doc_no.as_ref().map(|d| d.to_string())),
+        Val::Int(v.amount.0),
+        Val::OptText(v.original_voucher_no.clone()),
+        Val::OptText(v.payee.clone()),
+        Val::OptText(v.memo.clone()),
+    ]
+}
+
+impl VoucherImport {
+    pub async fn start(w: &mut WriteTx) -> Result<VoucherImport> {
+        Ok(VoucherImport {
+            closed: closed_through(w.conn().await?).await?,
+            rolled: rolled_years(w).await?,
+            batch_ids: BTreeSet::new(),
+            refunds: Vec::new(),
+            refund_numbers: HashMap::new(),
+            outcome: ImportOutcome::default(),
+        })
+    }
+
+    pub fn note_batch(&mut self, batch_id: i64) {
+        self.batch_ids.insert(batch_id);
+    }
+
+    pub async fn push_chunk(&mut self, w: &mut WriteTx, vouchers: Vec<Voucher>) -> Result<()> {
+        let ids: Vec<String> = vouchers
+            .iter()
+            .map(|v| voucher_tx_id(&v.voucher_no))
+            .collect();
+        let mut existing = existing_by_tx_id(w, &ids).await?;
+        for (v, id) in vouchers.into_iter().zip(ids) {
+            let row = voucher_row(&v);
+            let details = VOUCHERS.details(&row);
+            match presence(
+                existing.get(&id),
+                &self.batch_ids,
+                &details,
+                &format!("voucher {}", v.voucher_no),
+            ) {
+                Presence::Skip => self.outcome.skipped += 1,
+                Presence::Reject(message) => self.reject(&v, Some("voucher_no"), message),
+                Presence::New => {
+                    existing.insert(
+                        id,
+                        Existing {
+                            details: Some(details),
+                            source: v.source.to_string(),
+                            batch_id: w.batch_id(),
+                        },
+                    );
+                    if let Some(message) = self.period_refusal(&v) {
+                        self.reject(&v, Some("paid_on"), message);
+                    } else if v.amount.is_negative() {
+                        // Refunds wait until every voucher of the command is
+                        // in, so an original later in the files is found.
+                        if let Some(first) = self.refund_numbers.get(&v.voucher_no) {
+                            let message = format!(
+                                "voucher {} appears twice in this import: first at {first}",
+                                v.voucher_no
+                            );
+                            self.reject(&v, Some("voucher_no"), message);
+                        } else {
+                            self.refund_numbers
+                                .insert(v.voucher_no.clone(), v.source.to_string());
+                            self.refunds.push(v);
+                        }
+                    } else {
+                        self.add(w, v, row).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn period_refusal(&self, v: &Voucher) -> Option<String> {
+        if let Some(c) = self.closed.filter(|c| v.paid_on <= *c) {
+            return Some(format!(
+                "{} is in a closed period (closed through {})",
+                date_text(v.paid_on),
+                date_text(c)
+            ));
+        }
+        if self.rolled.iter().any(|r| v.fiscal_year <= *r) {
+            return Some(format!(
+                "fiscal year {} has been rolled over; its vouchers can no longer be added",
+                v.fiscal_year
+            ));
+        }
+        None
+    }
+
+    fn reject(&mut self, v: &Voucher, column: Option<&str>, message: String) {
+        self.outcome.rejections.push(LedgerRejection {
+            file: v.source.file.clone(),
+            line: v.source.line,
+            column: column.map(str::to_string),
+            message,
+        });
+    }
+
+    async fn add(&mut self, w: &mut WriteTx, v: Voucher, row: Vec<Val>) -> Result<()> {
+        let year = v.fiscal_year;
+        let refund = v.amount.is_negative();
+        let meta = TxMeta {
+            fiscal_year: Some(year),
+            doc_no: v.doc_no.as_ref().map(|d| d.to_string()),
+            voucher_no: Some(v.voucher_no.clone()),
+            region_code: Some(v.region.to_string()),
+            project_code: Some(v.project.to_string()),
+            source_file: Some(v.source.file.clone()),
+            source_line: Some(v.source.line),
+            ..TxMeta::default()
+        };
+        let (kind, description) = if refund {
+            let original = v.original_voucher_no.as_deref().unwrap_or("");
+            (
+                TxKind::Refund,
+                format!("refund {} of {original}", v.voucher_no),
+            )
+        } else {
+            (
+                TxKind::Disbursement,
+                format!("disbursement {}", v.voucher_no),
+            )
+        };
+        let disbursed = Account::disbursed(year, v.region, &v.project);
+        let allocated = Account::allocated(year, v.region, &v.project);
+        append_with_row(w, &VOUCHERS, row, |details| {
+            Ok(Transaction::transfer(
+                voucher_tx_id(&v.voucher_no),
+                v.paid_on,
+                kind,
+                description,
+                TxMeta {
+                    details: Some(details),
+                    ..meta
+                },
+                disbursed,
+                allocated,
+                v.amount,
+            )?)
+        })
+        .await?;
+        self.outcome.added += 1;
+        self.outcome.amount_added = self
+            .outcome
+            .amount_added
+            .checked_add(v.amount)
+            .map_err(|_| StoreError::Refused("import total overflows".into()))?;
+        Ok(())
+    }
+
+    /// Applies refunds against their originals, then returns the counts.
+    pub async fn finish(mut self, w: &mut WriteTx) -> Result<ImportOutcome> {
+        let refunds = std::mem::take(&mut self.refunds);
+        for v in refunds {
+            if let Some(message) = self.refund_refusal(w, &v).await? {
+                self.reject(&v, Some("original_voucher_no"), message);
+                continue;
+            }
+            let row = voucher_row(&v);
+            self.add(w, v, row).await?;
+            self.outcome.applied_after_reading += 1;
+        }
+        Ok(self.outcome)
+    }
+
+    /// A refund must name a payment of the same year, region and project,
+    /// and may not return more than that payment has left.
+    async fn refund_refusal(&self, w: &mut WriteTx, v: &Voucher) -> Result<Option<String>> {
+        let original = v.original_voucher_no.clone().unwrap_or_default();
+        let found = sqlx::query(
+            "SELECT fiscal_year, region_code, project_code, amount_fen FROM vouchers WHERE voucher_no = $1",
+        )
+        .bind(original.clone())
+        .fetch_optional(w.conn().await?)
+        .await?;
+        let Some(o) = found else {
+            return Ok(Some(format!(
+                "original voucher {original} is not in the ledger"
+            )));
+        };
+        let (year, region, project, amount): (i64, String, String, i64) =
+            (o.try_get(0)?, o.try_get(1)?, o.try_get(2)?, o.try_get(3)?);
+        if amount <= 0 {
+            return Ok(Some(format!(
+                "original voucher {original} is itself a refund"
+            )));
+        }
+        if year != i64::from(v.fiscal_year)
+            || region != v.region.to_string()
+            || project != v.project.as_str()
+        {
+            return Ok(Some(format!(
+                "refund is for {} {} {} but original voucher {original} paid {year} {region} {project}",
+                v.fiscal_year, v.region, v.project
+            )));
+        }
+        let refunded: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM vouchers WHERE original_voucher_no = $1",
+        )
+        .bind(original.clone())
+        .fetch_one(w.conn().await?)
+        .await?;
+        if amount + refunded + v.amount.0 < 0 {
+            return Ok(Some(format!(
+                "refund of {} exceeds what remains of voucher {original}: paid {}, refunded so far {}",
+                Fen(-v.amount.0),
+                Fen(amount),
+                Fen(-refunded)
+            )));
+        }
+        Ok(None)
+    }
+}

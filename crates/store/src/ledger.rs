@@ -1,0 +1,365 @@
+//! Ledger-level commands: budget, closing periods, and the domain-table
+//! catalogue that ties each domain row to its journal entry.
+
+use crate::write::{Val, WriteTx};
+use crate::{Result, Store, StoreError};
+use chrono::NaiveDate;
+use fundledger_core::{Account, Fen, Transaction, TxKind, TxMeta};
+use sqlx::{AnyConnection, Row};
+
+/// Column type of a domain table, for reading rows back generically.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColType {
+    Int,
+    Text,
+    OptInt,
+    OptText,
+}
+
+/// A domain table whose rows are each covered by one journal entry: the
+/// entry's `details` is `TABLE|col=value;…` over these columns, so `verify`
+/// detects a changed, missing or extra domain row.
+pub struct DomainTable {
+    pub name: &'static str,
+    pub columns: &'static [(&'static str, ColType)],
+}
+
+pub const INDICATOR_LINES: DomainTable = DomainTable {
+    name: "indicator_lines",
+    columns: &[
+        ("doc_no", ColType::Text),
+        ("region_code", ColType::Text),
+        ("project_code", ColType::Text),
+        ("origin_year", ColType::Int),
+        ("doc_date", ColType::Text),
+        ("amount_fen", ColType::Int),
+        ("func_code", ColType::OptText),
+        ("remark", ColType::OptText),
+        ("deadline_days", ColType::Int),
+    ],
+};
+pub const REDUCTIONS: DomainTable = DomainTable {
+    name: "reductions",
+    columns: &[
+        ("doc_no", ColType::Text),
+        ("region_code", ColType::Text),
+        ("project_code", ColType::Text),
+        ("target_doc_no", ColType::Text),
+        ("fiscal_year", ColType::Int),
+        ("doc_date", ColType::Text),
+        ("amount_fen", ColType::Int),
+        ("remark", ColType::OptText),
+    ],
+};
+pub const VOUCHERS: DomainTable = DomainTable {
+    name: "vouchers",
+    columns: &[
+        ("voucher_no", ColType::Text),
+        ("paid_on", ColType::Text),
+        ("fiscal_year", ColType::Int),
+        ("region_code", ColType::Text),
+        ("project_code", ColType::Text),
+        ("doc_no", ColType::OptText),
+        ("amount_fen", ColType::Int),
+        ("original_voucher_no", ColType::OptText),
+        ("payee", ColType::OptText),
+        ("memo", ColType::OptText),
+    ],
+};
+pub const CARRIES: DomainTable = DomainTable {
+    name: "carries",
+    columns: &[
+        ("doc_no", ColType::Text),
+        ("from_region", ColType::Text),
+        ("project_code", ColType::Text),
+        ("from_year", ColType::Int),
+        ("to_region", ColType::Text),
+        ("origin_year", ColType::Int),
+        ("doc_date", ColType::Text),
+        ("deadline_days", ColType::Int),
+        ("carried_on", ColType::Text),
+        ("amount_fen", ColType::Int),
+    ],
+};
+pub const RECOVERIES: DomainTable = DomainTable {
+    name: "recoveries",
+    columns: &[
+        ("doc_no", ColType::Text),
+        ("region_code", ColType::Text),
+        ("project_code", ColType::Text),
+        ("fiscal_year", ColType::Int),
+        ("origin_year", ColType::Int),
+        ("amount_fen", ColType::Int),
+    ],
+};
+pub const DOMAIN_TABLES: [&DomainTable; 5] = [
+    &INDICATOR_LINES,
+    &REDUCTIONS,
+    &VOUCHERS,
+    &CARRIES,
+    &RECOVERIES,
+];
+
+impl DomainTable {
+    /// `TABLE|col=value;…` with `\`, `;`, `=` and `|` escaped; NULL is `~`.
+    pub fn details(&self, row: &[Val]) -> String {
+        assert_eq!(
+            row.len(),
+            self.columns.len(),
+            "details width for {}",
+            self.name
+        );
+        let mut out = String::from(self.name);
+        out.push('|');
+        for (i, ((name, _), v)) in self.columns.iter().zip(row).enumerate() {
+            if i > 0 {
+                out.push(';');
+            }
+            out.push_str(name);
+            out.push('=');
+            match v {
+                Val::Int(x) | Val::OptInt(Some(x)) => out.push_str(&x.to_string()),
+                Val::Text(t) | Val::OptText(Some(t)) => out.push_str(&escape(t)),
+                Val::OptInt(None) | Val::OptText(None) => out.push('~'),
+            }
+        }
+        out
+    }
+
+    pub fn column_names(&self) -> Vec<&'static str> {
+        self.columns.iter().map(|(n, _)| *n).collect()
+    }
+
+    pub fn read_row(&self, row: &sqlx::any::AnyRow) -> Result<Vec<Val>> {
+        self.columns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, t))| {
+                Ok(match t {
+                    ColType::Int => Val::Int(row.try_get(i)?),
+                    ColType::Text => Val::Text(row.try_get(i)?),
+                    ColType::OptInt => Val::OptInt(row.try_get(i)?),
+                    ColType::OptText => Val::OptText(row.try_get(i)?),
+                })
+            })
+            .collect()
+    }
+}
+
+fn escape(t: &str) -> String {
+    let mut s = String::with_capacity(t.len());
+    for c in t.chars() {
+        if matches!(c, '\\' | ';' | '=' | '|' | '~') {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s
+}
+
+/// Appends `tx` whose details describe `row` of `table`, then buffers the
+/// domain row itself with the new entry number.
+pub async fn append_with_row(
+    w: &mut WriteTx,
+    table: &'static DomainTable,
+    row: Vec<Val>,
+    build: impl FnOnce(String) -> Result<Transaction>,
+) -> Result<i64> {
+    let details = table.details(&row);
+    let tx = build(details)?;
+    let entry_no = w.append(&tx).await?;
+    let mut full = row;
+    full.push(Val::Int(entry_no));
+    let columns = domain_insert_columns(table);
+    w.push_row(table.name, columns, full).await?;
+    Ok(entry_no)
+}
+
+/// Column list for inserts: the detail columns then `entry_no`. Leaked once
+/// per table (five tables), so the buffers can hold `&'static` names.
+fn domain_insert_columns(table: &'static DomainTable) -> &'static [&'static str] {
+    use std::sync::OnceLock;
+    static CACHE: OnceLock<Vec<(&'static str, &'static [&'static str])>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| {
+        DOMAIN_TABLES
+            .iter()
+            .map(|t| {
+                let mut cols = t.column_names();
+                cols.push("entry_no");
+                (t.name, &*Box::leak(cols.into_boxed_slice()))
+            })
+            .collect()
+    });
+    cache
+        .iter()
+        .find(|(n, _)| *n == table.name)
+        .map(|(_, c)| *c)
+        .expect("every domain table is in DOMAIN_TABLES")
+}
+
+/// Sum of postings to exactly `account`, inside the caller's transaction.
+pub async fn account_balance(conn: &mut AnyConnection, account: &str) -> Result<Fen> {
+    let sum: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM postings WHERE account = $1",
+    )
+    .bind(account.to_string())
+    .fetch_one(conn)
+    .await?;
+    Ok(Fen(sum))
+}
+
+/// The pool of a fiscal year: budgeted total and what is not yet allocated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolState {
+    pub budget: Fen,
+    pub unallocated: Fen,
+}
+
+impl PoolState {
+    pub fn allocated(&self) -> Fen {
+        Fen(self.budget.0 - self.unallocated.0)
+    }
+}
+
+pub async fn pool_state(conn: &mut AnyConnection, year: i32) -> Result<Option<PoolState>> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM journal WHERE kind = 'budget' AND fiscal_year = $1",
+    )
+    .bind(i64::from(year))
+    .fetch_one(&mut *conn)
+    .await?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let appropriation = account_balance(conn, Account::appropriation(year).as_str()).await?;
+    let unallocated = account_balance(conn, Account::pool(year).as_str()).await?;
+    Ok(Some(PoolState {
+        budget: Fen(-appropriation.0),
+        unallocated,
+    }))
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BudgetOutcome {
+    Unchanged {
+        budget: Fen,
+    },
+    Changed {
+        previous: Fen,
+        budget: Fen,
+        entry_no: i64,
+    },
+}
+
+/// The latest date closed by `close`, if any.
+pub async fn closed_through(conn: &mut AnyConnection) -> Result<Option<NaiveDate>> {
+    let d: Option<String> = sqlx::query_scalar("SELECT MAX(through_date) FROM closings")
+        .fetch_one(conn)
+        .await?;
+    d.map(|s| parse_date(&s)).transpose()
+}
+
+pub fn parse_date(s: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| StoreError::Corrupt(format!("stored date `{s}` is not YYYY-MM-DD")))
+}
+
+impl Store {
+    /// Sets fiscal year `year`'s pool to `amount`. A change is a new
+    /// `budget` transaction for the difference, never an edit.
+    pub async fn budget_set(
+        &self,
+        year: i32,
+        amount: Fen,
+        recorded_at: &str,
+    ) -> Result<BudgetOutcome> {
+        if amount.is_negative() {
+            return Err(StoreError::Refused(format!(
+                "a pool cannot be negative: {amount}"
+            )));
+        }
+        let mut w = WriteTx::begin(self, "budget set", None, recorded_at).await?;
+        let state = pool_state(w.conn().await?, year).await?;
+        let previous = state.map(|s| s.budget).unwrap_or(Fen::ZERO);
+        if let Some(s) = state {
+            if amount < s.allocated() {
+                return Err(StoreError::Refused(format!(
+                    "fiscal year {year}: a pool of {amount} is less than the {} already allocated",
+                    s.allocated()
+                )));
+            }
+        }
+        let delta = amount
+            .checked_sub(previous)
+            .map_err(|_| StoreError::Refused("overflow".into()))?;
+        if delta.is_zero() && state.is_some() {
+            w.rollback().await?;
+            return Ok(BudgetOutcome::Unchanged { budget: amount });
+        }
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM journal WHERE kind = 'budget' AND fiscal_year = $1",
+        )
+        .bind(i64::from(year))
+        .fetch_one(w.conn().await?)
+        .await?;
+        let date = NaiveDate::from_ymd_opt(year, 1, 1)
+            .ok_or_else(|| StoreError::Refused(format!("fiscal year {year} is out of range")))?;
+        let meta = TxMeta {
+            fiscal_year: Some(year),
+            ..TxMeta::default()
+        };
+        let description = format!("pool of fiscal year {year} set to {amount} (was {previous})");
+        if delta.is_zero() {
+            // A first pool of 0.00 would post nothing: refuse rather than
+            // record a year that looks budgeted.
+            w.rollback().await?;
+            return Err(StoreError::Refused(format!(
+                "fiscal year {year}: a pool of 0.00 has nothing to post; set the real amount"
+            )));
+        }
+        let tx = Transaction::transfer(
+            format!("budget:{year}:{}", n + 1),
+            date,
+            TxKind::Budget,
+            description,
+            meta,
+            Account::pool(year),
+            Account::appropriation(year),
+            delta,
+        )?;
+        let entry_no = w.append(&tx).await?;
+        w.commit().await?;
+        Ok(BudgetOutcome::Changed {
+            previous,
+            budget: amount,
+            entry_no,
+        })
+    }
+
+    /// Locks every date on or before `through`.
+    pub async fn close_through(
+        &self,
+        through: NaiveDate,
+        recorded_at: &str,
+    ) -> Result<Option<NaiveDate>> {
+        let mut w = WriteTx::begin(self, "close", None, recorded_at).await?;
+        let before = closed_through(w.conn().await?).await?;
+        if before.is_some_and(|b| b >= through) {
+            w.rollback().await?;
+            return Ok(before);
+        }
+        let batch = w.batch_id();
+        sqlx::query("INSERT INTO closings (through_date, batch_id) VALUES ($1, $2)")
+            .bind(through.format("%Y-%m-%d").to_string())
+            .bind(batch)
+            .execute(w.conn().await?)
+            .await?;
+        w.commit().await?;
+        Ok(Some(through))
+    }
+
+    pub async fn closed_through(&self) -> Result<Option<NaiveDate>> {
+        let mut conn = self.pool().acquire().await?;
+        closed_through(&mut conn).await
+    }
+}

@@ -1,0 +1,170 @@
+//! fundledger-store: the ledger's persistence on SQLite (embedded default)
+//! and PostgreSQL (multi-user), behind one interface.
+//!
+//! - Schema only through the migrations in `migrations/{sqlite,postgres}`.
+//! - Every write is one database transaction ([`WriteTx`]) that holds the
+//!   writer lock from its first statement (`BEGIN IMMEDIATE` on SQLite, an
+//!   advisory transaction lock on PostgreSQL), so the hash chain is extended
+//!   by one writer at a time and a failed command leaves nothing behind.
+//! - SQL is written once with `$N` placeholders, which both backends accept.
+
+pub mod catalog;
+mod imports;
+pub mod ledger;
+mod read;
+mod reconcile;
+mod rollover;
+pub mod testing;
+mod verify;
+pub mod write;
+
+pub use imports::{ImportOutcome, IndicatorImport, LedgerRejection, VoucherImport};
+pub use ledger::{BudgetOutcome, PoolState};
+pub use read::{BalanceRow, JournalEntry, LedgerSnapshot, StoredPosting};
+pub use rollover::RolloverOutcome;
+pub use verify::{VerifyFailure, VerifyReport};
+pub use write::WriteTx;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL `{0}` is neither sqlite:PATH nor postgres://…")]
+    BadUrl(String),
+    #[error("no database at {0}: run `fundledger init` first")]
+    Missing(String),
+    #[error("database schema is not initialised: run `fundledger init` first")]
+    NotInitialised,
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Ledger(#[from] fundledger_core::LedgerError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Refused(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// An open ledger database.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// How to treat a SQLite file that does not exist yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// `init`: create the file.
+    Create,
+    /// Every other command: a missing file is an error, not a new empty ledger.
+    MustExist,
+}
+
+impl Store {
+    /// Opens `sqlite:PATH` or `postgres://…`.
+    pub async fn open(url: &str, mode: OpenMode) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (backend, connect_url) = connection_url(url, mode)?;
+        let options = AnyConnectOptions::from_str(&connect_url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the one writer; foreign
+                        // keys are off by default in SQLite; busy_timeout makes
+                        // a second writer wait instead of failing at once.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 30000").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations; idempotent.
+    pub async fn migrate(&self) -> Result<usize> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        };
+        let before = self.applied_migrations().await.unwrap_or(0);
+        migrator.run(&self.pool).await?;
+        let after = self.applied_migrations().await?;
+        Ok(after.saturating_sub(before))
+    }
+
+    async fn applied_migrations(&self) -> Result<usize> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as usize)
+    }
+
+    /// Fails with [`StoreError::NotInitialised`] unless `init` has run.
+    pub async fn ensure_initialised(&self) -> Result<()> {
+        let expected = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATOR.iter().count(),
+            Backend::Postgres => POSTGRES_MIGRATOR.iter().count(),
+        };
+        match self.applied_migrations().await {
+            Ok(n) if n == expected => Ok(()),
+            Ok(_) => Err(StoreError::Refused(
+                "database schema is out of date: run `fundledger init` to migrate it".into(),
+            )),
+            Err(_) => Err(StoreError::NotInitialised),
+        }
+    }
+
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+}
+
+fn connection_url(url: &str, mode: OpenMode) -> Result<(Backend, String)> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((Backend::Postgres, url.to_string()));
+    }
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .ok_or_else(|| StoreError::BadUrl(url.to_string()))?;
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() {
+        return Err(StoreError::BadUrl(url.to_string()));
+    }
+    let exists = std::path::Path::new(path).exists();
+    if mode == OpenMode::MustExist && !exists {
+        return Err(StoreError::Missing(path.to_string()));
+    }
+    Ok((Backend::Sqlite, format!("sqlite:{path}?mode=rwc")))
+}

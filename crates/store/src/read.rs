@@ -1,0 +1,231 @@
+//! Reads: balances, the journal in entry order (paged, so memory stays flat).
+
+use crate::ledger::parse_date;
+use crate::{Result, Store, StoreError};
+use fundledger_core::{Account, Fen, Posting, Transaction, TxKind, TxMeta};
+use sqlx::Row;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BalanceRow {
+    pub account: String,
+    pub balance: Fen,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredPosting {
+    pub seq: i64,
+    pub account: String,
+    pub amount: Fen,
+}
+
+/// A journal entry exactly as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalEntry {
+    pub entry_no: i64,
+    pub tx_id: String,
+    pub tx_date: String,
+    pub kind: String,
+    pub description: String,
+    pub fiscal_year: Option<i64>,
+    pub doc_no: Option<String>,
+    pub voucher_no: Option<String>,
+    pub region_code: Option<String>,
+    pub project_code: Option<String>,
+    pub source_file: Option<String>,
+    pub source_line: Option<i64>,
+    pub details: Option<String>,
+    pub batch_id: i64,
+    pub recorded_at: String,
+    pub prev_hash: String,
+    pub hash: String,
+    pub postings: Vec<StoredPosting>,
+}
+
+impl JournalEntry {
+    /// Rebuilds the core transaction, which re-checks that it balances.
+    pub fn to_transaction(&self) -> Result<Transaction> {
+        let kind = TxKind::parse(&self.kind).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "entry {}: unknown kind `{}`",
+                self.entry_no, self.kind
+            ))
+        })?;
+        let date = parse_date(&self.tx_date)?;
+        let meta = TxMeta {
+            fiscal_year: self.fiscal_year.map(|y| y as i32),
+            doc_no: self.doc_no.clone(),
+            voucher_no: self.voucher_no.clone(),
+            region_code: self.region_code.clone(),
+            project_code: self.project_code.clone(),
+            source_file: self.source_file.clone(),
+            source_line: self.source_line.map(|l| l as u64),
+            details: self.details.clone(),
+        };
+        let postings = self
+            .postings
+            .iter()
+            .map(|p| {
+                Ok(Posting {
+                    account: Account::parse(&p.account).map_err(|e| {
+                        StoreError::Corrupt(format!("entry {}: {e}", self.entry_no))
+                    })?,
+                    amount: p.amount,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Transaction::new(
+            self.tx_id.clone(),
+            date,
+            kind,
+            self.description.clone(),
+            meta,
+            postings,
+        )?)
+    }
+}
+
+/// Everything that identifies the ledger's state, for "nothing changed" tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerSnapshot {
+    pub entries: i64,
+    pub postings: i64,
+    pub head_hash: Option<String>,
+    pub balances: Vec<BalanceRow>,
+}
+
+const JOURNAL_PAGE: i64 = 2000;
+
+impl Store {
+    /// Balances from the materialised table, by account name.
+    pub async fn balances(&self) -> Result<Vec<BalanceRow>> {
+        let rows = sqlx::query(
+            "SELECT account, balance_fen FROM balances WHERE balance_fen <> 0 ORDER BY account",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(BalanceRow {
+                    account: r.try_get(0)?,
+                    balance: Fen(r.try_get(1)?),
+                })
+            })
+            .collect()
+    }
+
+    /// One page of journal entries with their postings, from `after` (exclusive).
+    pub async fn journal_page(&self, after: i64) -> Result<Vec<JournalEntry>> {
+        let upto = after + JOURNAL_PAGE;
+        let rows = sqlx::query(
+            "SELECT entry_no, tx_id, tx_date, kind, description, fiscal_year, doc_no, voucher_no, \
+             region_code, project_code, source_file, source_line, details, batch_id, recorded_at, \
+             prev_hash, hash FROM journal WHERE entry_no > $1 AND entry_no <= $2 ORDER BY entry_no",
+        )
+        .bind(after)
+        .bind(upto)
+        .fetch_all(self.pool())
+        .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for r in &rows {
+            entries.push(JournalEntry {
+                entry_no: r.try_get(0)?,
+                tx_id: r.try_get(1)?,
+                tx_date: r.try_get(2)?,
+                kind: r.try_get(3)?,
+                description: r.try_get(4)?,
+                fiscal_year: r.try_get(5)?,
+                doc_no: r.try_get(6)?,
+                voucher_no: r.try_get(7)?,
+                region_code: r.try_get(8)?,
+                project_code: r.try_get(9)?,
+                source_file: r.try_get(10)?,
+                source_line: r.try_get(11)?,
+                details: r.try_get(12)?,
+                batch_id: r.try_get(13)?,
+                recorded_at: r.try_get(14)?,
+                prev_hash: r.try_get(15)?,
+                hash: r.try_get(16)?,
+                postings: Vec::new(),
+            });
+        }
+        let postings = sqlx::query(
+            "SELECT entry_no, seq, account, amount_fen FROM postings \
+             WHERE entry_no > $1 AND entry_no <= $2 ORDER BY entry_no, seq",
+        )
+        .bind(after)
+        .bind(upto)
+        .fetch_all(self.pool())
+        .await?;
+        let mut i = 0;
+        for p in &postings {
+            let entry_no: i64 = p.try_get(0)?;
+            while i < entries.len() && entries[i].entry_no < entry_no {
+                i += 1;
+            }
+            let posting = StoredPosting {
+                seq: p.try_get(1)?,
+                account: p.try_get(2)?,
+                amount: Fen(p.try_get(3)?),
+            };
+            match entries.get_mut(i) {
+                Some(e) if e.entry_no == entry_no => e.postings.push(posting),
+                // A posting whose entry is missing: verify reports it.
+                _ => entries.push(orphan_marker(entry_no, posting)),
+            }
+        }
+        entries.sort_by_key(|e| e.entry_no);
+        Ok(entries)
+    }
+
+    /// The highest entry number (0 for an empty journal).
+    pub async fn max_entry_no(&self) -> Result<i64> {
+        let n: Option<i64> = sqlx::query_scalar("SELECT MAX(entry_no) FROM journal")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n.unwrap_or(0))
+    }
+
+    pub async fn snapshot(&self) -> Result<LedgerSnapshot> {
+        let entries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal")
+            .fetch_one(self.pool())
+            .await?;
+        let postings: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM postings")
+            .fetch_one(self.pool())
+            .await?;
+        let head_hash: Option<String> =
+            sqlx::query_scalar("SELECT hash FROM journal ORDER BY entry_no DESC LIMIT 1")
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(LedgerSnapshot {
+            entries,
+            postings,
+            head_hash,
+            balances: self.balances().await?,
+        })
+    }
+}
+
+/// A stand-in entry for postings whose journal row is gone; its empty hash
+/// never verifies.
+fn orphan_marker(entry_no: i64, posting: StoredPosting) -> JournalEntry {
+    JournalEntry {
+        entry_no,
+        tx_id: String::new(),
+        tx_date: String::new(),
+        kind: "(missing)".into(),
+        description: String::new(),
+        fiscal_year: None,
+        doc_no: None,
+        voucher_no: None,
+        region_code: None,
+        project_code: None,
+        source_file: None,
+        source_line: None,
+        details: None,
+        batch_id: 0,
+        recorded_at: String::new(),
+        prev_hash: String::new(),
+        hash: String::new(),
+        postings: vec![posting],
+    }
+}

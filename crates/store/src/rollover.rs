@@ -1,0 +1,254 @@
+//! Year-end rollover (SPEC §6): one transaction that closes the year, carries
+//! outstanding lines into the next year and recovers old money to the pool.
+
+use crate::ledger::{append_with_row, closed_through, pool_state, PoolState, CARRIES, RECOVERIES};
+use crate::write::{Val, WriteTx};
+use crate::{Result, Store, StoreError};
+use chrono::NaiveDate;
+use fundledger_core::reconcile::ReconcileParams;
+use fundledger_core::rollover::{
+    plan_rollover, CarryPlan, RecoveryPlan, RolloverParams, RolloverPlan,
+};
+use fundledger_core::{
+    Account, Fen, FiscalYear, LineKey, Posting, RegionCode, Transaction, TxKind, TxMeta,
+};
+use std::collections::HashMap;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RolloverOutcome {
+    pub fiscal_year: FiscalYear,
+    /// The rollover of this year had already run: nothing was done.
+    pub already_done: bool,
+    pub dry_run: bool,
+    pub plan: RolloverPlan,
+    /// The pool of the year, if it has one (unallocated part reported).
+    pub pool: Option<PoolState>,
+}
+
+impl RolloverOutcome {
+    pub fn carried_total(&self) -> Fen {
+        Fen(self.plan.carries.iter().map(|c| c.amount.0).sum())
+    }
+    pub fn recovered_total(&self) -> Fen {
+        Fen(self.plan.recoveries.iter().map(|r| r.amount.0).sum())
+    }
+}
+
+fn date(y: i32, m: u32, d: u32) -> Result<NaiveDate> {
+    NaiveDate::from_ymd_opt(y, m, d)
+        .ok_or_else(|| StoreError::Refused(format!("year {y} is out of range")))
+}
+
+impl Store {
+    pub async fn rollover(
+        &self,
+        year: FiscalYear,
+        recover_after: i32,
+        successor: &dyn Fn(RegionCode, FiscalYear) -> RegionCode,
+        dry_run: bool,
+        recorded_at: &str,
+    ) -> Result<RolloverOutcome> {
+        if recover_after < 1 {
+            return Err(StoreError::Refused(format!(
+                "--recover-after must be at least 1, not {recover_after}"
+            )));
+        }
+        let year_end = date(year, 12, 31)?;
+        let mut w = WriteTx::begin(self, "rollover", None, recorded_at).await?;
+        let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rollovers WHERE fiscal_year = $1")
+            .bind(i64::from(year))
+            .fetch_one(w.conn().await?)
+            .await?;
+        // Years roll in order: once Y+1 (or later) is rolled over and closed,
+        // money carried from Y would land in a closed year and stay there.
+        let later: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(fiscal_year) FROM rollovers WHERE fiscal_year > $1")
+                .bind(i64::from(year))
+                .fetch_one(w.conn().await?)
+                .await?;
+        if let (0, Some(later)) = (done, later) {
+            w.rollback().await?;
+            return Err(StoreError::Refused(format!(
+                "fiscal year {later} has already been rolled over; \
+                 the rollover of {year} had to come first and can no longer run"
+            )));
+        }
+        let pool = pool_state(w.conn().await?, year).await?;
+        // The report as of Y-12-31 is read through the pool; we hold the
+        // writer lock, so what it reads is what we are about to roll.
+        let report = self
+            .reconcile(ReconcileParams {
+                as_of: year_end,
+                deadline_days_override: None,
+            })
+            .await?;
+        let deadlines: HashMap<(i32, LineKey), i64> = self
+            .line_years()
+            .await?
+            .into_iter()
+            .map(|l| ((l.fiscal_year, l.key), l.deadline_days))
+            .collect();
+        let deadline = |k: &LineKey| deadlines.get(&(year, k.clone())).copied().unwrap_or(30);
+        let params = RolloverParams {
+            fiscal_year: year,
+            recover_after,
+        };
+        let plan = plan_rollover(&report, &deadline, successor, &params);
+        let mut outcome = RolloverOutcome {
+            fiscal_year: year,
+            already_done: done > 0,
+            dry_run,
+            plan,
+            pool,
+        };
+        if outcome.already_done {
+            // Safe to run twice: the second run reports and changes nothing.
+            outcome.plan.carries.clear();
+            outcome.plan.recoveries.clear();
+            outcome.plan.exceptions.clear();
+            w.rollback().await?;
+            return Ok(outcome);
+        }
+        if closed_through(w.conn().await?)
+            .await?
+            .is_none_or(|c| c < year_end)
+        {
+            let batch = w.batch_id();
+            sqlx::query("INSERT INTO closings (through_date, batch_id) VALUES ($1, $2)")
+                .bind(year_end.format("%Y-%m-%d").to_string())
+                .bind(batch)
+                .execute(w.conn().await?)
+                .await?;
+        }
+        for c in &outcome.plan.carries {
+            append_carry(&mut w, year, c).await?;
+        }
+        for r in &outcome.plan.recoveries {
+            append_recovery(&mut w, year, r).await?;
+        }
+        let batch = w.batch_id();
+        sqlx::query(
+            "INSERT INTO rollovers (fiscal_year, recover_after, batch_id) VALUES ($1, $2, $3)",
+        )
+        .bind(i64::from(year))
+        .bind(i64::from(recover_after))
+        .bind(batch)
+        .execute(w.conn().await?)
+        .await?;
+        if dry_run {
+            w.rollback().await?;
+        } else {
+            w.commit().await?;
+        }
+        Ok(outcome)
+    }
+}
+
+async fn append_carry(w: &mut WriteTx, year: FiscalYear, c: &CarryPlan) -> Result<()> {
+    let next = year + 1;
+    let carried_on = date(next, 1, 1)?;
+    let row = vec![
+        Val::Text(c.from.doc_no.to_string()),
+        Val::Text(c.from.region.to_string()),
+        Val::Text(c.from.project.to_string()),
+        Val::Int(i64::from(year)),
+        Val::Text(c.to.region.to_string()),
+        Val::Int(i64::from(c.origin_year)),
+        Val::Text(c.doc_date.format("%Y-%m-%d").to_string()),
+        Val::Int(c.deadline_days),
+        Val::Text(carried_on.format("%Y-%m-%d").to_string()),
+        Val::Int(c.amount.0),
+    ];
+    let x = c.amount;
+    let neg = Fen(-x.0);
+    // Out of Y's allocation into Y's carried-out record; from Y+1's
+    // carried-in source into Y+1's allocation (successor region).
+    let postings = vec![
+        Posting {
+            account: Account::allocated(year, c.from.region, &c.from.project),
+            amount: neg,
+        },
+        Posting {
+            account: Account::carried_out(year, c.from.region, &c.from.project),
+            amount: x,
+        },
+        Posting {
+            account: Account::carried_in(next, c.to.region, &c.to.project),
+            amount: neg,
+        },
+        Posting {
+            account: Account::allocated(next, c.to.region, &c.to.project),
+            amount: x,
+        },
+    ];
+    let meta = TxMeta {
+        fiscal_year: Some(year),
+        doc_no: Some(c.from.doc_no.to_string()),
+        region_code: Some(c.from.region.to_string()),
+        project_code: Some(c.from.project.to_string()),
+        ..TxMeta::default()
+    };
+    let description = format!("carry {} from {year} into {next} ({})", c.from, c.to.region);
+    let id = format!(
+        "carryover:{year}:{}:{}:{}",
+        c.from.doc_no, c.from.region, c.from.project
+    );
+    append_with_row(w, &CARRIES, row, |details| {
+        Ok(Transaction::new(
+            id,
+            carried_on,
+            TxKind::Carryover,
+            description,
+            TxMeta {
+                details: Some(details),
+                ..meta
+            },
+            postings,
+        )?)
+    })
+    .await?;
+    Ok(())
+}
+
+async fn append_recovery(w: &mut WriteTx, year: FiscalYear, r: &RecoveryPlan) -> Result<()> {
+    let row = vec![
+        Val::Text(r.key.doc_no.to_string()),
+        Val::Text(r.key.region.to_string()),
+        Val::Text(r.key.project.to_string()),
+        Val::Int(i64::from(year)),
+        Val::Int(i64::from(r.origin_year)),
+        Val::Int(r.amount.0),
+    ];
+    let meta = TxMeta {
+        fiscal_year: Some(year),
+        doc_no: Some(r.key.doc_no.to_string()),
+        region_code: Some(r.key.region.to_string()),
+        project_code: Some(r.key.project.to_string()),
+        ..TxMeta::default()
+    };
+    let description = format!(
+        "recover unspent {} (origin {}) to the {year} pool",
+        r.key, r.origin_year
+    );
+    let id = format!(
+        "recovery:{year}:{}:{}:{}",
+        r.key.doc_no, r.key.region, r.key.project
+    );
+    append_with_row(w, &RECOVERIES, row, |details| {
+        Ok(Transaction::transfer(
+            id,
+            date(year, 12, 31)?,
+            TxKind::Recovery,
+            description,
+            TxMeta {
+                details: Some(details),
+                ..meta
+            },
+            Account::pool_recovered(year),
+            Account::allocated(year, r.key.region, &r.key.project),
+            r.amount,
+        )?)
+    })
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! Test support shared by every crate's tests: a fresh database per test on
+//! each backend. SQLite always; PostgreSQL when `FUNDLEDGER_TEST_PG` names a
+//! server (`.ci/run` always sets it). Without it the PostgreSQL half says
+//! loudly that it did not run; with it set but unreachable, tests fail.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A database that exists for one test and is removed afterwards.
+pub struct TestDb {
+    pub url: String,
+    pub backend: crate::Backend,
+    _dir: Option<tempfile::TempDir>,
+    pg_admin: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite:{}", dir.path().join("fundledger.db").display());
+        TestDb {
+            url,
+            backend: crate::Backend::Sqlite,
+            _dir: Some(dir),
+            pg_admin: None,
+        }
+    }
+
+    /// A fresh PostgreSQL database, or None (announced on stderr) when
+    /// `FUNDLEDGER_TEST_PG` is not set.
+    pub fn postgres() -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var("FUNDLEDGER_TEST_PG") else {
+            eprintln!(
+                "\n*** PostgreSQL tests NOT RUN: FUNDLEDGER_TEST_PG is not set \
+                 (e.g. postgres://postgres@127.0.0.1:5432/test) ***\n"
+            );
+            return None;
+        };
+        let name = format!(
+            "fl_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        );
+        admin_sql(&admin_url, &format!("CREATE DATABASE \"{name}\""));
+        let url = replace_db_name(&admin_url, &name);
+        Some(TestDb {
+            url,
+            backend: crate::Backend::Postgres,
+            _dir: None,
+            pg_admin: Some((admin_url, name)),
+        })
+    }
+
+    /// SQLite, plus PostgreSQL when configured.
+    pub fn all() -> Vec<TestDb> {
+        let mut dbs = vec![TestDb::sqlite()];
+        dbs.extend(TestDb::postgres());
+        dbs
+    }
+
+    /// Opens and migrates.
+    pub async fn store(&self) -> crate::Store {
+        let store = crate::Store::open(&self.url, crate::OpenMode::Create)
+            .await
+            .expect("open test database");
+        store.migrate().await.expect("migrate test database");
+        store
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg_admin.take() {
+            admin_sql(
+                &admin,
+                &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            );
+        }
+    }
+}
+
+fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let cut = base.rfind('/').expect("postgres URL has a path");
+    let mut out = format!("{}/{name}", &base[..cut]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// Runs one statement on the admin database from a thread of its own, so it
+/// works inside and outside an async runtime (and from Drop).
+fn admin_sql(admin_url: &str, sql: &str) {
+    let (admin_url, sql) = (admin_url.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("FUNDLEDGER_TEST_PG={admin_url} is set but unreachable: {e}")
+                });
+            sqlx::query(&sql)
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        })
+    })
+    .join()
+    .expect("admin statement thread");
+}

@@ -1,0 +1,329 @@
+//! SPEC §6 tamper evidence: someone with raw database access drops the
+//! append-only triggers and edits history; `verify` must notice and name the
+//! entry (number and transaction id) where the ledger stops being what was
+//! recorded. Each case runs on a fresh copy of the Guangdong 2021 ledger
+//! (see `common::gd_ledger` for which entry is which) on every backend.
+
+mod common;
+
+use fundledger_core::tx::{canonical_bytes, chain_hash, ChainPosition};
+use fundledger_store::testing::TestDb;
+use fundledger_store::{Backend, Store, VerifyFailure};
+use sqlx::Executor;
+
+const APPEND_ONLY: &[&str] = &[
+    "batches",
+    "journal",
+    "postings",
+    "indicator_lines",
+    "reductions",
+    "vouchers",
+    "carries",
+    "recoveries",
+    "rollovers",
+    "closings",
+    "region_extensions",
+];
+
+fn drop_triggers_sql(backend: Backend) -> Vec<String> {
+    APPEND_ONLY
+        .iter()
+        .flat_map(|t| match backend {
+            Backend::Sqlite => vec![
+                format!("DROP TRIGGER {t}_no_update"),
+                format!("DROP TRIGGER {t}_no_delete"),
+            ],
+            Backend::Postgres => vec![
+                format!("DROP TRIGGER {t}_append_only ON {t}"),
+                format!("DROP TRIGGER {t}_no_truncate ON {t}"),
+            ],
+        })
+        .collect()
+}
+
+/// Runs the tamper statements on one connection (the swap uses a temporary
+/// table, which lives in one session).
+async fn tamper(store: &Store, statements: &[String]) {
+    let mut conn = store.pool().acquire().await.expect("connection");
+    for sql in statements {
+        conn.execute(sql.as_str())
+            .await
+            .unwrap_or_else(|e| panic!("{:?}: tamper `{sql}`: {e}", store.backend()));
+    }
+}
+
+/// Builds the ledger, checks it verifies, applies `tamper_sql` with the
+/// triggers dropped, and expects a failure naming entry `entry_no`
+/// (`tx_id`) whose message contains `fragment`. Returns every backend's
+/// failures for further checks.
+async fn check(
+    tamper_sql: &[&str],
+    entry_no: i64,
+    tx_id: &str,
+    fragment: &str,
+) -> Vec<Vec<VerifyFailure>> {
+    let mut all = Vec::new();
+    for db in TestDb::all() {
+        all.push(check_on(db, tamper_sql, entry_no, tx_id, fragment).await);
+    }
+    all
+}
+
+/// `check` on one backend.
+async fn check_on(
+    db: TestDb,
+    tamper_sql: &[&str],
+    entry_no: i64,
+    tx_id: &str,
+    fragment: &str,
+) -> Vec<VerifyFailure> {
+    let store = db.store().await;
+    common::gd_ledger(&store).await;
+    let clean = store.verify().await.expect("verify before tampering");
+    assert!(clean.ok(), "{:?}: {:?}", db.backend, clean.failures);
+    assert_eq!(clean.entries, 18, "{:?}: fixture layout", db.backend);
+    let mut statements = drop_triggers_sql(db.backend);
+    statements.extend(tamper_sql.iter().map(|s| s.to_string()));
+    tamper(&store, &statements).await;
+    let report = store.verify().await.expect("verify after tampering");
+    let named = |f: &VerifyFailure| {
+        f.entry_no == Some(entry_no)
+            && f.tx_id.as_deref() == Some(tx_id)
+            && f.message.contains(fragment)
+    };
+    assert!(
+        report.failures.iter().any(named),
+        "{:?}: {tamper_sql:?}: expected entry {entry_no} ({tx_id}): …{fragment}…, got:\n{}",
+        db.backend,
+        report
+            .failures
+            .iter()
+            .map(|f| format!("  {f}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    store.close().await;
+    report.failures
+}
+
+const GZ21032001: &str = "voucher:GZ21032001";
+const GZ21041001: &str = "voucher:GZ21041001";
+const GZ21040401: &str = "voucher:GZ21040401";
+const FS21032501: &str = "voucher:FS21032501";
+const SG21061501: &str = "voucher:SG21061501";
+const FS21050601: &str = "voucher:FS21050601";
+
+#[tokio::test]
+async fn changed_posting_amount() {
+    // One leg only: the transaction no longer balances.
+    check(
+        &["UPDATE postings SET amount_fen = amount_fen + 1 WHERE entry_no = 13 AND seq = 1"],
+        13,
+        GZ21041001,
+        "does not balance",
+    )
+    .await;
+    // Both legs, still balanced: only the hash gives it away.
+    check(
+        &["UPDATE postings SET amount_fen = amount_fen + 100 * (CASE WHEN amount_fen > 0 THEN 1 ELSE -1 END) WHERE entry_no = 12"],
+        12,
+        GZ21032001,
+        "hash mismatch",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn posting_moved_to_another_account() {
+    check(
+        &["UPDATE postings SET account = 'disbursed:2021:440100:440100:JS05' WHERE entry_no = 12 AND seq = 1"],
+        12,
+        GZ21032001,
+        "hash mismatch",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn deleted_posting() {
+    check(
+        &["DELETE FROM postings WHERE entry_no = 14 AND seq = 2"],
+        14,
+        GZ21040401,
+        "1 posting(s)",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn two_transactions_swapped() {
+    // Entries 13 and 14 exchange their whole content (journal row and
+    // postings); each transaction is intact but sits in the other's place.
+    let columns = "tx_id, tx_date, kind, description, fiscal_year, doc_no, voucher_no, \
+                   region_code, project_code, source_file, source_line, details, batch_id, \
+                   recorded_at, prev_hash, hash";
+    let copy = format!(
+        "CREATE TEMPORARY TABLE swapped AS SELECT entry_no, {columns} FROM journal WHERE entry_no IN (13, 14)"
+    );
+    let swap = format!(
+        "UPDATE journal SET ({columns}) = (SELECT {columns} FROM swapped s WHERE s.entry_no = 27 - journal.entry_no) \
+         WHERE entry_no IN (13, 14)"
+    );
+    check(
+        &[
+            &copy,
+            // tx_id is UNIQUE: move both out of the way first.
+            "UPDATE journal SET tx_id = 'swap:' || tx_id WHERE entry_no IN (13, 14)",
+            &swap,
+            "UPDATE postings SET seq = seq + 100 WHERE entry_no IN (13, 14)",
+            "UPDATE postings SET entry_no = 27 - entry_no, seq = seq - 100 WHERE entry_no IN (13, 14)",
+        ],
+        13,
+        GZ21040401,
+        "previous-hash link broken",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn changed_journal_fields() {
+    check(
+        &["UPDATE journal SET description = 'disbursement GZ21041001 (approved)' WHERE entry_no = 13"],
+        13,
+        GZ21041001,
+        "hash mismatch",
+    )
+    .await;
+    check(
+        &["UPDATE journal SET tx_date = '2021-04-09' WHERE entry_no = 13"],
+        13,
+        GZ21041001,
+        "hash mismatch",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn deleted_journal_row() {
+    // Voucher SG21040101 (entry 15) removed with everything pointing at it:
+    // the gap is reported at the next entry.
+    check(
+        &[
+            "DELETE FROM vouchers WHERE entry_no = 15",
+            "DELETE FROM postings WHERE entry_no = 15",
+            "DELETE FROM journal WHERE entry_no = 15",
+        ],
+        16,
+        FS21032501,
+        "entries 15..15 are missing",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn deleted_journal_row_alone() {
+    // Foreign keys switched off so the journal row goes and its postings
+    // and voucher row stay: the entry is named by number (its id is gone).
+    for db in TestDb::all() {
+        let off = match db.backend {
+            Backend::Sqlite => "PRAGMA foreign_keys = OFF",
+            Backend::Postgres => "SET session_replication_role = replica",
+        };
+        let delete = "DELETE FROM journal WHERE entry_no = 15";
+        check_on(
+            db,
+            &[off, delete],
+            15,
+            "",
+            "journal row is missing but its postings remain",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn changed_voucher_amount() {
+    check(
+        &["UPDATE vouchers SET amount_fen = 800000 WHERE voucher_no = 'GZ21041001'"],
+        13,
+        GZ21041001,
+        "vouchers row differs from what its entry recorded",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn deleted_voucher_row() {
+    check(
+        &["DELETE FROM vouchers WHERE voucher_no = 'SG21061501'"],
+        17,
+        SG21061501,
+        "its vouchers row is missing",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn changed_indicator_line_amount() {
+    check(
+        &["UPDATE indicator_lines SET amount_fen = 36800500 WHERE entry_no = 10"],
+        10,
+        "indicator:粤财社〔2021〕40号:440105:JS04",
+        "indicator_lines row differs from what its entry recorded",
+    )
+    .await;
+    check(
+        &["UPDATE reductions SET amount_fen = -200000 WHERE entry_no = 11"],
+        11,
+        "indicator:粤财社〔2021〕77号:440281:JS02",
+        "reductions row differs from what its entry recorded",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn tampered_balances_row() {
+    // balances has no trigger (it is maintained, not history), but it must
+    // equal the postings; the refund (entry 18) posted to it last.
+    check(
+        &["UPDATE balances SET balance_fen = balance_fen + 100 WHERE account = 'disbursed:2021:440600:440600:JS02'"],
+        18,
+        FS21050601,
+        "balance of disbursed:2021:440600:440600:JS02 is 6000100 fen in the balances table but its postings sum to 6000000 fen",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn changed_entry_with_its_hash_recomputed() {
+    // A careful forger rewrites entry 13 and recomputes its own hash; the
+    // chain still breaks at entry 14, whose prev_hash no longer matches.
+    // The ledger is deterministic (fixed recorded_at), so the forged hash
+    // computed on a scratch copy holds on every backend.
+    let scratch = TestDb::sqlite();
+    let store = scratch.store().await;
+    common::gd_ledger(&store).await;
+    let page = store.journal_page(12).await.expect("journal");
+    let e = page.iter().find(|e| e.entry_no == 13).expect("entry 13");
+    let mut forged = e.clone();
+    forged.description = "disbursement GZ21041001 (approved)".into();
+    let tx = forged.to_transaction().expect("forged transaction");
+    let pos = ChainPosition {
+        entry_no: 13,
+        batch_id: e.batch_id,
+        recorded_at: e.recorded_at.clone(),
+    };
+    let hash = chain_hash(&e.prev_hash, &canonical_bytes(&tx, &pos));
+    store.close().await;
+    let sql = format!(
+        "UPDATE journal SET description = '{}', hash = '{hash}' WHERE entry_no = 13",
+        forged.description
+    );
+    for failures in check(&[&sql], 14, GZ21040401, "previous-hash link broken").await {
+        // The forgery itself is self-consistent: only its successor shows it.
+        assert!(
+            failures.iter().all(|f| f.entry_no != Some(13)),
+            "{failures:?}"
+        );
+    }
+}
