@@ -1,0 +1,391 @@
+//! regions import, projects import, import indicators, import disbursements.
+//!
+//! One database transaction per command: every file is read and checked, the
+//! rows are written as they stream in, and if anything at all was wrong the
+//! transaction is rolled back, so the ledger is exactly as before.
+
+use super::{now, UsageError};
+use crate::{ImportCommand, ImportOptions, Outcome, ProjectsCommand, RegionsCommand};
+use anyhow::{bail, Context, Result};
+use fundledger_core::catalog::ProjectCatalog;
+use fundledger_core::divisions::DivisionTable;
+use fundledger_core::domain::{IndicatorRow, Voucher};
+use fundledger_core::{DocNo, RegionCode, Unit};
+use fundledger_formats::{
+    open_disbursements, open_indicators, EncodingChoice, ImportContext, ReadOptions,
+};
+use fundledger_store::catalog::{add_regions, upsert_projects};
+use fundledger_store::{ImportOutcome, IndicatorImport, Store, VoucherImport, WriteTx};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sha2::{Digest, Sha256};
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Rows handed to the store at a time: bounded memory, few round trips.
+const CHUNK_ROWS: usize = 2000;
+
+pub async fn regions(store: &Store, command: RegionsCommand) -> Result<Outcome> {
+    let RegionsCommand::Import { file } = command;
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let rows =
+        DivisionTable::parse_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let mut table = store.division_table().await?;
+    table
+        .extend(rows.clone())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let mut w = WriteTx::begin(
+        store,
+        "regions import",
+        Some((&file.display().to_string(), &sha256_file(&file)?)),
+        &now(),
+    )
+    .await?;
+    let added = add_regions(&mut w, &rows).await?;
+    w.commit().await?;
+    eprintln!(
+        "{}: {} division(s) read, {added} added, {} already present",
+        file.display(),
+        rows.len(),
+        rows.len() as u64 - added
+    );
+    Ok(Outcome::Ok)
+}
+
+pub async fn projects(store: &Store, command: ProjectsCommand) -> Result<Outcome> {
+    let ProjectsCommand::Import { file } = command;
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let projects =
+        ProjectCatalog::parse_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let mut catalog = store.project_catalog().await?;
+    for p in &projects {
+        catalog
+            .insert(p.clone())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    }
+    let mut w = WriteTx::begin(
+        store,
+        "projects import",
+        Some((&file.display().to_string(), &sha256_file(&file)?)),
+        &now(),
+    )
+    .await?;
+    upsert_projects(&mut w, &projects).await?;
+    w.commit().await?;
+    eprintln!(
+        "{}: {} project(s) loaded; catalog has {}",
+        file.display(),
+        projects.len(),
+        catalog.len()
+    );
+    Ok(Outcome::Ok)
+}
+
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn read_options(label: &str, o: &ImportOptions) -> Result<ReadOptions> {
+    Ok(ReadOptions {
+        file_label: label.to_string(),
+        unit: o.unit.map(|u| match u {
+            crate::UnitArg::Yuan => Unit::Yuan,
+            crate::UnitArg::Wan => Unit::Wan,
+        }),
+        encoding: match o.encoding {
+            crate::EncodingArg::Auto => EncodingChoice::Auto,
+            crate::EncodingArg::Utf8 => EncodingChoice::Utf8,
+            crate::EncodingArg::Gb18030 => EncodingChoice::Gb18030,
+        },
+        sheet: o.sheet.clone(),
+        doc_no: o
+            .doc_no
+            .as_deref()
+            .map(DocNo::parse)
+            .transpose()
+            .context("--doc-no")?,
+        doc_date: o
+            .doc_date
+            .as_deref()
+            .map(|d| super::parse_date_arg("doc-date", d))
+            .transpose()?,
+        province: o.province.as_deref().map(province_code).transpose()?,
+    })
+}
+
+/// `43` or `430000` → 430000.
+fn province_code(text: &str) -> Result<RegionCode> {
+    let t = text.trim();
+    let six = if t.len() == 2 {
+        format!("{t}0000")
+    } else {
+        t.to_string()
+    };
+    match RegionCode::parse(&six) {
+        Ok(code) if code.is_province_level() => Ok(code),
+        _ => bail!(UsageError(format!(
+            "--province {text}: expected a province code such as 43 or 430000"
+        ))),
+    }
+}
+
+fn progress(label: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})")
+            .expect("template"),
+    );
+    bar.set_message(label.to_string());
+    bar
+}
+
+pub async fn import(store: &Store, command: ImportCommand) -> Result<Outcome> {
+    let (files, options, indicators) = match command {
+        ImportCommand::Indicators { files, options } => (files, options, true),
+        ImportCommand::Disbursements { files, options } => (files, options, false),
+    };
+    let divisions = Arc::new(store.division_table().await?);
+    let catalog = store.project_catalog().await?;
+    let what = if indicators {
+        "import indicators"
+    } else {
+        "import disbursements"
+    };
+    let mut w = WriteTx::begin(store, what, None, &now()).await?;
+    let mut errors: Vec<String> = Vec::new();
+    let outcome = if indicators {
+        import_indicator_files(&mut w, &files, &options, divisions, catalog, &mut errors).await?
+    } else {
+        import_voucher_files(&mut w, &files, &options, divisions, catalog, &mut errors).await?
+    };
+    errors.extend(outcome.rejections.iter().map(|r| r.to_string()));
+    if !errors.is_empty() {
+        w.rollback().await?;
+        for e in &errors {
+            eprintln!("{e}");
+        }
+        bail!(
+            "{} error(s): nothing was imported, the ledger is unchanged",
+            errors.len()
+        );
+    }
+    let unit = if indicators { "line(s)" } else { "voucher(s)" };
+    let later = match (outcome.applied_after_reading, indicators) {
+        (0, _) => String::new(),
+        (n, true) => format!(" (of which {n} reduction(s), applied after every file was read)"),
+        (n, false) => format!(" (of which {n} refund(s), applied after every file was read)"),
+    };
+    let summary = format!(
+        "total: {} {unit} added{later}, {} skipped as already present, amount {}",
+        outcome.added, outcome.skipped, outcome.amount_added
+    );
+    if options.dry_run {
+        w.rollback().await?;
+        eprintln!("dry run, nothing written: {summary}");
+    } else {
+        w.commit().await?;
+        if outcome.added == 0 {
+            eprintln!("nothing new: {summary}");
+        } else {
+            eprintln!("{summary}");
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// A store-side importer that a file's records stream into.
+trait Sink<T> {
+    async fn push(&mut self, w: &mut WriteTx, chunk: Vec<T>) -> fundledger_store::Result<()>;
+    fn note_batch(&mut self, batch_id: i64);
+    /// (added, skipped) so far.
+    fn counts(&self) -> (u64, u64);
+}
+
+impl Sink<IndicatorRow> for IndicatorImport {
+    async fn push(
+        &mut self,
+        w: &mut WriteTx,
+        chunk: Vec<IndicatorRow>,
+    ) -> fundledger_store::Result<()> {
+        self.push_chunk(w, chunk).await
+    }
+    fn note_batch(&mut self, batch_id: i64) {
+        IndicatorImport::note_batch(self, batch_id)
+    }
+    fn counts(&self) -> (u64, u64) {
+        (self.outcome.added, self.outcome.skipped)
+    }
+}
+
+impl Sink<Voucher> for VoucherImport {
+    async fn push(&mut self, w: &mut WriteTx, chunk: Vec<Voucher>) -> fundledger_store::Result<()> {
+        self.push_chunk(w, chunk).await
+    }
+    fn note_batch(&mut self, batch_id: i64) {
+        VoucherImport::note_batch(self, batch_id)
+    }
+    fn counts(&self) -> (u64, u64) {
+        (self.outcome.added, self.outcome.skipped)
+    }
+}
+
+/// Starts the file's batch (its name and SHA-256 are the rows' provenance)
+/// and builds its reading context.
+async fn begin_file<T>(
+    w: &mut WriteTx,
+    sink: &mut impl Sink<T>,
+    command: &str,
+    path: &Path,
+    options: &ImportOptions,
+    divisions: &Arc<DivisionTable>,
+    projects: Arc<ProjectCatalog>,
+) -> Result<ImportContext> {
+    let label = path.display().to_string();
+    let batch = w
+        .new_batch(command, Some((&label, &sha256_file(path)?)))
+        .await?;
+    sink.note_batch(batch);
+    Ok(ImportContext {
+        divisions: divisions.clone(),
+        projects,
+        options: read_options(&label, options)?,
+    })
+}
+
+/// Streams one file's records into the sink in bounded chunks, collecting
+/// every error; returns (added, skipped) for this file.
+async fn stream<T>(
+    w: &mut WriteTx,
+    sink: &mut impl Sink<T>,
+    reader: &mut dyn Iterator<Item = Result<T, fundledger_formats::RowError>>,
+    label: &str,
+    errors: &mut Vec<String>,
+) -> Result<(u64, u64)> {
+    let (added0, skipped0) = sink.counts();
+    let bar = progress(label);
+    let mut chunk: Vec<T> = Vec::with_capacity(CHUNK_ROWS);
+    for item in reader {
+        bar.inc(1);
+        match item {
+            Ok(record) => chunk.push(record),
+            Err(e) => errors.push(e.to_string()),
+        }
+        if chunk.len() >= CHUNK_ROWS {
+            sink.push(w, std::mem::take(&mut chunk)).await?;
+        }
+    }
+    sink.push(w, chunk).await?;
+    bar.finish_and_clear();
+    let (added, skipped) = sink.counts();
+    Ok((added - added0, skipped - skipped0))
+}
+
+async fn import_indicator_files(
+    w: &mut WriteTx,
+    files: &[std::path::PathBuf],
+    options: &ImportOptions,
+    divisions: Arc<DivisionTable>,
+    mut catalog: ProjectCatalog,
+    errors: &mut Vec<String>,
+) -> Result<ImportOutcome> {
+    let mut imp = IndicatorImport::start(w, options.deadline_days).await?;
+    for path in files {
+        let label = path.display().to_string();
+        let projects = Arc::new(catalog.clone());
+        let ctx = begin_file(
+            w,
+            &mut imp,
+            "import indicators",
+            path,
+            options,
+            &divisions,
+            projects,
+        )
+        .await?;
+        let mut reader = match open_indicators(path, &ctx) {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(e.to_string());
+                continue;
+            }
+        };
+        let (added, skipped) = stream(w, &mut imp, &mut reader, &label, errors).await?;
+        let summary = reader.summary();
+        // Projects a file introduces are known to the files after it.
+        if !summary.new_projects.is_empty() {
+            upsert_projects(w, &summary.new_projects).await?;
+            for p in &summary.new_projects {
+                if let Err(e) = catalog.insert(p.clone()) {
+                    errors.push(format!("{label}: {e}"));
+                }
+            }
+        }
+        let layout = match summary.layout {
+            fundledger_formats::IndicatorLayout::Long => "long",
+            fundledger_formats::IndicatorLayout::Wide => "wide",
+        };
+        eprintln!(
+            "{label}: {layout} form, {} row(s) read, {added} line(s) added, {skipped} skipped as already present, amount {}",
+            summary.rows_read, summary.amount_total
+        );
+    }
+    let label = files
+        .first()
+        .map(|f| f.display().to_string())
+        .unwrap_or_default();
+    Ok(imp.finish(w, &label).await?)
+}
+
+async fn import_voucher_files(
+    w: &mut WriteTx,
+    files: &[std::path::PathBuf],
+    options: &ImportOptions,
+    divisions: Arc<DivisionTable>,
+    catalog: ProjectCatalog,
+    errors: &mut Vec<String>,
+) -> Result<ImportOutcome> {
+    let mut imp = VoucherImport::start(w).await?;
+    let catalog = Arc::new(catalog);
+    for path in files {
+        let label = path.display().to_string();
+        let ctx = begin_file(
+            w,
+            &mut imp,
+            "import disbursements",
+            path,
+            options,
+            &divisions,
+            catalog.clone(),
+        )
+        .await?;
+        let mut reader = match open_disbursements(path, &ctx) {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(e.to_string());
+                continue;
+            }
+        };
+        let (added, skipped) = stream(w, &mut imp, &mut reader, &label, errors).await?;
+        let summary = reader.summary();
+        eprintln!(
+            "{label}: {} row(s) read, {added} voucher(s) added, {skipped} skipped as already present, amount {}",
+            summary.rows_read, summary.amount_total
+        );
+    }
+    Ok(imp.finish(w).await?)
+}

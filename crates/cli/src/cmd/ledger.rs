@@ -1,0 +1,207 @@
+//! init, budget, balance, close, verify.
+
+use super::{now, UsageError};
+use crate::output::{csv_to_string, resolve_format, Align, TextTable};
+use crate::{BalanceArgs, BudgetCommand, CloseArgs, Format, Outcome, VerifyArgs};
+use anyhow::{bail, Result};
+use fundledger_core::{Fen, Unit};
+use fundledger_store::{BudgetOutcome, OpenMode, Store};
+use std::collections::BTreeMap;
+
+pub async fn init(db: &str) -> Result<Outcome> {
+    let store = Store::open(db, OpenMode::Create).await?;
+    let applied = store.migrate().await?;
+    if applied == 0 {
+        eprintln!("{db}: already up to date");
+    } else {
+        eprintln!("{db}: initialised ({applied} migration(s) applied)");
+    }
+    Ok(Outcome::Ok)
+}
+
+pub async fn budget(store: &Store, command: BudgetCommand) -> Result<Outcome> {
+    let BudgetCommand::Set {
+        fiscal_year,
+        amount_yuan,
+    } = command;
+    let amount = match fundledger_formats::cells::parse_amount_text(&amount_yuan, Unit::Yuan) {
+        Ok(a) => a,
+        Err(e) => bail!(UsageError(format!("--amount-yuan {amount_yuan}: {e}"))),
+    };
+    match store.budget_set(fiscal_year, amount, &now()).await? {
+        BudgetOutcome::Unchanged { budget } => {
+            eprintln!("fiscal year {fiscal_year}: pool already {budget}; nothing changed")
+        }
+        BudgetOutcome::Changed {
+            previous,
+            budget,
+            entry_no,
+        } => eprintln!(
+            "fiscal year {fiscal_year}: pool set to {budget} (was {previous}); entry {entry_no}"
+        ),
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The fiscal year an account belongs to: its first four-digit component.
+pub fn account_year(account: &str) -> Option<i32> {
+    account
+        .split(':')
+        .find(|c| c.len() == 4 && c.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|c| c.parse().ok())
+}
+
+fn depth_name(account: &str, depth: Option<usize>) -> String {
+    match depth {
+        Some(d) if d > 0 => account.split(':').take(d).collect::<Vec<_>>().join(":"),
+        _ => account.to_string(),
+    }
+}
+
+pub async fn balance(store: &Store, args: BalanceArgs) -> Result<Outcome> {
+    if args.depth == Some(0) {
+        bail!(UsageError("--depth must be at least 1".into()));
+    }
+    let mut rolled: BTreeMap<String, i64> = BTreeMap::new();
+    for row in store.balances().await? {
+        if args
+            .fiscal_year
+            .is_some_and(|y| account_year(&row.account) != Some(y))
+        {
+            continue;
+        }
+        *rolled
+            .entry(depth_name(&row.account, args.depth))
+            .or_insert(0) += row.balance.0;
+    }
+    rolled.retain(|_, v| *v != 0);
+    let total: i64 = rolled.values().sum();
+    match resolve_format(args.format) {
+        Format::Csv => {
+            let rows: Vec<Vec<String>> = rolled
+                .iter()
+                .map(|(a, b)| vec![a.clone(), Fen(*b).to_string()])
+                .collect();
+            crate::output::emit(&csv_to_string(&["account", "balance"], &rows))?;
+        }
+        Format::Json => {
+            let accounts: Vec<_> = rolled
+                .iter()
+                .map(|(a, b)| serde_json::json!({"account": a, "balance": Fen(*b).to_string()}))
+                .collect();
+            let doc = serde_json::json!({"accounts": accounts, "total": Fen(total).to_string()});
+            crate::output::emit(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
+        }
+        Format::Table => {
+            let mut t = TextTable::new(&[("account", Align::Left), ("balance", Align::Right)]);
+            for (a, b) in &rolled {
+                t.row(vec![a.clone(), Fen(*b).to_string()]);
+            }
+            t.rule();
+            t.row(vec!["total".into(), Fen(total).to_string()]);
+            crate::output::emit(&t.render())?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+pub async fn close(store: &Store, args: CloseArgs) -> Result<Outcome> {
+    let through = month_end(&args.through)?;
+    let before = store.closed_through().await?;
+    let after = store.close_through(through, &now()).await?;
+    if before == after {
+        eprintln!(
+            "already closed through {}; nothing changed",
+            after.map(|d| d.to_string()).unwrap_or_default()
+        );
+    } else {
+        eprintln!("closed through {through}: rows dated on or before it are refused from now on");
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `2020-06` → 2020-06-30.
+pub fn month_end(text: &str) -> Result<chrono::NaiveDate> {
+    let parsed = text
+        .split_once('-')
+        .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<u32>().ok()?)))
+        .filter(|(y, m)| (1..=12).contains(m) && (1900..=9999).contains(y) && text.len() == 7);
+    let Some((y, m)) = parsed else {
+        bail!(UsageError(format!(
+            "--through {text}: expected a month as YYYY-MM, e.g. 2020-06"
+        )));
+    };
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    let first_next = chrono::NaiveDate::from_ymd_opt(ny, nm, 1).expect("valid month");
+    Ok(first_next
+        .pred_opt()
+        .expect("a day before the first of a month"))
+}
+
+pub async fn verify(store: &Store, args: VerifyArgs) -> Result<Outcome> {
+    let report = store.verify().await?;
+    match resolve_format(args.format) {
+        Format::Json => {
+            let doc = serde_json::json!({
+                "ok": report.ok(),
+                "entries": report.entries,
+                "postings": report.postings,
+                "chain_head": report.head_hash,
+                "failures": report.failures.iter().map(|f| serde_json::json!({
+                    "entry_no": f.entry_no, "tx_id": f.tx_id, "message": f.message,
+                })).collect::<Vec<_>>(),
+            });
+            crate::output::emit(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
+        }
+        _ => {
+            let mut text = String::new();
+            for f in &report.failures {
+                text.push_str(&format!("BROKEN {f}\n"));
+            }
+            text.push_str(&format!("entries {}\n", report.entries));
+            text.push_str(&format!("postings {}\n", report.postings));
+            text.push_str(&format!("chain head {}\n", report.head_hash));
+            crate::output::emit(&text)?;
+        }
+    }
+    if let Some(first) = report.failures.first() {
+        bail!(
+            "verify failed: {} problem(s); first: {first}",
+            report.failures.len()
+        );
+    }
+    eprintln!("verify: ok");
+    Ok(Outcome::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn month_end_of_each_shape() {
+        let check = |input: &str, expected: Option<&str>| {
+            let got = month_end(input).ok().map(|d| d.to_string());
+            assert_eq!(got.as_deref(), expected, "{input}");
+        };
+        check("2020-06", Some("2020-06-30"));
+        check("2020-02", Some("2020-02-29"));
+        check("2020-12", Some("2020-12-31"));
+        check("2020-13", None);
+        check("2020-6", None);
+        check("202006", None);
+    }
+
+    #[test]
+    fn account_years() {
+        assert_eq!(
+            account_year("allocated:2020:430100:430121:JS01"),
+            Some(2020)
+        );
+        assert_eq!(
+            account_year("carryover:in:2021:430100:430121:JS01"),
+            Some(2021)
+        );
+        assert_eq!(account_year("pool:2021:recovered"), Some(2021));
+    }
+}

@@ -1,0 +1,390 @@
+//! reconcile and rollover: reports for officers (table) and scripts (csv, json).
+
+use super::{now, parse_date_arg, UsageError};
+use crate::output::{resolve_format, Align, TextTable};
+use crate::{FailOn, Format, Outcome, ReconcileArgs, RolloverArgs};
+use anyhow::{bail, Result};
+use chrono::NaiveDate;
+use fundledger_core::divisions::DivisionTable;
+use fundledger_core::reconcile::{ReconcileParams, Status};
+use fundledger_core::{Fen, RegionCode};
+use fundledger_formats::report::{rate_percent, reconcile_csv, report_rows, ReportRow, RowFilter};
+use fundledger_store::Store;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+pub async fn reconcile(store: &Store, args: ReconcileArgs) -> Result<Outcome> {
+    let as_of = parse_date_arg("as-of", &args.as_of)?;
+    if args.deadline_days.is_some_and(|d| d < 0) {
+        bail!(UsageError("--deadline-days must be >= 0".into()));
+    }
+    let divisions = store.division_table().await?;
+    let catalog = store.project_catalog().await?;
+    let filter = RowFilter {
+        fiscal_year: args.fiscal_year,
+        region: args
+            .region
+            .as_deref()
+            .map(|r| RegionCode::parse(r).map_err(|e| UsageError(format!("--region: {e}"))))
+            .transpose()?,
+        project: args
+            .project
+            .as_deref()
+            .map(|p| super::project_arg(&catalog, p))
+            .transpose()?,
+    };
+    let report = store
+        .reconcile(ReconcileParams {
+            as_of,
+            deadline_days_override: args.deadline_days,
+        })
+        .await?;
+    let mut rows = report_rows(&report, &divisions, &catalog, &filter);
+    name_carried_rows(&mut rows, &divisions);
+    match resolve_format(args.format) {
+        Format::Csv => crate::output::emit(&reconcile_csv(&rows))?,
+        Format::Json => crate::output::emit(
+            &(serde_json::to_string_pretty(&report_json(as_of, &rows))? + "\n"),
+        )?,
+        Format::Table => crate::output::emit(&report_table(as_of, &rows, &divisions))?,
+    }
+    let failing = rows
+        .iter()
+        .any(|r| args.fail_on.iter().any(|f| fail_status(*f) == r.status));
+    Ok(if failing {
+        Outcome::ConditionMet
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// A line carried into a later year under a successor code (431121 祁阳县 →
+/// 431181 祁阳市 in 2021) keeps its original doc date, when the new code did
+/// not exist yet: name it as of the first day of the year it is carried in.
+fn name_carried_rows(rows: &mut [ReportRow], divisions: &DivisionTable) {
+    for r in rows.iter_mut() {
+        let carried = r.origin_year.is_some_and(|o| o < r.fiscal_year);
+        if !carried || !r.region_name.is_empty() {
+            continue;
+        }
+        if let Some(name) = NaiveDate::from_ymd_opt(r.fiscal_year, 1, 1)
+            .and_then(|jan1| divisions.name_at(r.region, jan1))
+        {
+            r.region_name = name.to_string();
+        }
+    }
+}
+
+fn fail_status(f: FailOn) -> Status {
+    match f {
+        FailOn::Overdue => Status::Overdue,
+        FailOn::Over => Status::Over,
+        FailOn::Unmatched => Status::Unmatched,
+        FailOn::Open => Status::Open,
+        FailOn::Late => Status::Late,
+    }
+}
+
+const STATUSES: [Status; 6] = [
+    Status::Settled,
+    Status::Late,
+    Status::Over,
+    Status::Open,
+    Status::Overdue,
+    Status::Unmatched,
+];
+
+#[derive(Default)]
+struct Totals {
+    allocated: i64,
+    disbursed_on_lines: i64,
+    outstanding: i64,
+    unmatched: i64,
+    counts: BTreeMap<Status, u64>,
+}
+
+fn totals(rows: &[ReportRow]) -> Totals {
+    let mut t = Totals::default();
+    for r in rows {
+        *t.counts.entry(r.status).or_insert(0) += 1;
+        if r.status == Status::Unmatched {
+            t.unmatched += r.disbursed.0;
+        } else {
+            t.allocated += r.allocated.map(|a| a.0).unwrap_or(0);
+            t.disbursed_on_lines += r.disbursed.0;
+            t.outstanding += r.outstanding.map(|a| a.0).unwrap_or(0);
+        }
+    }
+    t
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> serde_json::Value {
+    v.as_ref()
+        .map(|x| json!(x.to_string()))
+        .unwrap_or(serde_json::Value::Null)
+}
+
+fn report_json(as_of: NaiveDate, rows: &[ReportRow]) -> serde_json::Value {
+    let t = totals(rows);
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "fiscal_year": r.fiscal_year,
+                "origin_year": r.origin_year,
+                "doc_no": r.doc_no,
+                "doc_date": opt(&r.doc_date),
+                "region_code": r.region.to_string(),
+                "region_name": r.region_name,
+                "project_code": r.project.to_string(),
+                "project_name": r.project_name,
+                "allocated": opt(&r.allocated),
+                "disbursed": r.disbursed.to_string(),
+                "outstanding": opt(&r.outstanding),
+                "due_date": opt(&r.due_date),
+                "settled_on": opt(&r.settled_on),
+                "status": r.status.as_str(),
+                "voucher_no": r.voucher_no,
+                "paid_on": opt(&r.paid_on),
+                "reason": r.reason,
+            })
+        })
+        .collect();
+    let counts: serde_json::Map<String, serde_json::Value> = STATUSES
+        .iter()
+        .map(|s| {
+            (
+                s.as_str().to_string(),
+                json!(t.counts.get(s).copied().unwrap_or(0)),
+            )
+        })
+        .collect();
+    json!({
+        "as_of": as_of.to_string(),
+        "rows": rows,
+        "totals": {
+            "allocated": Fen(t.allocated).to_string(),
+            "disbursed": Fen(t.disbursed_on_lines).to_string(),
+            "outstanding": Fen(t.outstanding).to_string(),
+            "unmatched_disbursed": Fen(t.unmatched).to_string(),
+            "disbursement_rate": rate_percent(Fen(t.disbursed_on_lines), Fen(t.allocated)),
+        },
+        "status_counts": counts,
+    })
+}
+
+fn report_table(as_of: NaiveDate, rows: &[ReportRow], divisions: &DivisionTable) -> String {
+    let mut by_pref: BTreeMap<RegionCode, Vec<&ReportRow>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.status != Status::Unmatched) {
+        by_pref
+            .entry(r.region.prefecture_group())
+            .or_default()
+            .push(r);
+    }
+    let mut headers = vec![
+        ("prefecture", Align::Left),
+        ("name", Align::Left),
+        ("lines", Align::Right),
+        ("allocated", Align::Right),
+        ("disbursed", Align::Right),
+        ("outstanding", Align::Right),
+        ("rate", Align::Right),
+    ];
+    for s in &STATUSES[..5] {
+        headers.push((s.as_str(), Align::Right));
+    }
+    let mut t = TextTable::new(&headers);
+    let push = |code: String, name: String, rs: &[&ReportRow]| {
+        let owned: Vec<ReportRow> = rs.iter().map(|r| (*r).clone()).collect();
+        let tt = totals(&owned);
+        let mut cells = vec![
+            code,
+            name,
+            rs.len().to_string(),
+            Fen(tt.allocated).to_string(),
+            Fen(tt.disbursed_on_lines).to_string(),
+            Fen(tt.outstanding).to_string(),
+            rate_percent(Fen(tt.disbursed_on_lines), Fen(tt.allocated)),
+        ];
+        for s in &STATUSES[..5] {
+            cells.push(tt.counts.get(s).copied().unwrap_or(0).to_string());
+        }
+        cells
+    };
+    let mut all: Vec<&ReportRow> = Vec::new();
+    for (pref, rs) in &by_pref {
+        let name = divisions.name_at(*pref, as_of).unwrap_or("").to_string();
+        t.row(push(pref.to_string(), name, rs));
+        all.extend(rs.iter().copied());
+    }
+    t.rule();
+    t.row(push("total".into(), String::new(), &all));
+    let mut out = format!("Reconciliation as of {as_of}\n\n{}", t.render());
+    let exceptions: Vec<&ReportRow> = rows
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.status,
+                Status::Overdue | Status::Over | Status::Late | Status::Unmatched
+            )
+        })
+        .collect();
+    if !exceptions.is_empty() {
+        let mut e = TextTable::new(&[
+            ("status", Align::Left),
+            ("region", Align::Left),
+            ("name", Align::Left),
+            ("project", Align::Left),
+            ("doc_no / voucher", Align::Left),
+            ("allocated", Align::Right),
+            ("disbursed", Align::Right),
+            ("outstanding", Align::Right),
+            ("due", Align::Left),
+            ("note", Align::Left),
+        ]);
+        for r in exceptions {
+            let doc = match (&r.voucher_no, &r.doc_no) {
+                (Some(v), _) => v.clone(),
+                (None, Some(d)) => d.clone(),
+                _ => String::new(),
+            };
+            let note = match (r.reason, r.settled_on) {
+                (Some(reason), _) => reason.to_string(),
+                (None, Some(d)) => format!("settled {d}"),
+                _ => String::new(),
+            };
+            e.row(vec![
+                r.status.as_str().into(),
+                r.region.to_string(),
+                r.region_name.clone(),
+                format!("{} {}", r.project, r.project_name),
+                doc,
+                r.allocated.map(|a| a.to_string()).unwrap_or_default(),
+                r.disbursed.to_string(),
+                r.outstanding.map(|a| a.to_string()).unwrap_or_default(),
+                r.due_date.map(|d| d.to_string()).unwrap_or_default(),
+                note,
+            ]);
+        }
+        out.push_str("\nExceptions (overdue, over, late, unmatched)\n\n");
+        out.push_str(&e.render());
+    }
+    out
+}
+
+pub async fn rollover(store: &Store, args: RolloverArgs) -> Result<Outcome> {
+    if args.recover_after < 1 {
+        bail!(UsageError(format!(
+            "--recover-after {}: must be at least 1 (money is live for at least its own year)",
+            args.recover_after
+        )));
+    }
+    let divisions = store.division_table().await?;
+    let successor =
+        |code: RegionCode, year: i32| divisions.successor_in(code, year).unwrap_or(code);
+    let o = store
+        .rollover(
+            args.fiscal_year,
+            args.recover_after,
+            &successor,
+            args.dry_run,
+            &now(),
+        )
+        .await?;
+    let y = o.fiscal_year;
+    let carries: Vec<_> = o
+        .plan
+        .carries
+        .iter()
+        .map(|c| {
+            json!({
+                "doc_no": c.from.doc_no.to_string(), "region_code": c.from.region.to_string(),
+                "to_region_code": c.to.region.to_string(), "project_code": c.from.project.to_string(),
+                "origin_year": c.origin_year, "amount": c.amount.to_string(),
+            })
+        })
+        .collect();
+    let recoveries: Vec<_> = o
+        .plan
+        .recoveries
+        .iter()
+        .map(|r| {
+            json!({
+                "doc_no": r.key.doc_no.to_string(), "region_code": r.key.region.to_string(),
+                "project_code": r.key.project.to_string(), "origin_year": r.origin_year,
+                "amount": r.amount.to_string(),
+            })
+        })
+        .collect();
+    let exceptions: Vec<_> = o
+        .plan
+        .exceptions
+        .iter()
+        .map(|c| {
+            json!({
+                "doc_no": c.from.doc_no.to_string(), "region_code": c.from.region.to_string(),
+                "project_code": c.from.project.to_string(), "amount": c.amount.to_string(),
+                "reason": "over-disbursed: carried with negative outstanding",
+            })
+        })
+        .collect();
+    let status = if o.already_done {
+        "already_done"
+    } else if o.dry_run {
+        "dry_run"
+    } else {
+        "applied"
+    };
+    match resolve_format(args.format) {
+        Format::Json => {
+            let doc = json!({
+                "fiscal_year": y,
+                "status": status,
+                "recover_after": args.recover_after,
+                "carried_total": o.carried_total().to_string(),
+                "recovered_total": o.recovered_total().to_string(),
+                "pool": o.pool.map(|p| p.budget.to_string()),
+                "unallocated": o.pool.map(|p| p.unallocated.to_string()),
+                "carries": carries,
+                "recoveries": recoveries,
+                "exceptions": exceptions,
+            });
+            crate::output::emit(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
+        }
+        _ => {
+            let mut text = format!("Rollover of fiscal year {y} into {}: {status}\n", y + 1);
+            if o.already_done {
+                text.push_str(&format!(
+                    "the rollover of {y} has already run; nothing changed\n"
+                ));
+            } else {
+                text.push_str(&format!(
+                    "carried {} line(s), {}; recovered {} line(s), {}; exceptions {}\n",
+                    o.plan.carries.len(),
+                    o.carried_total(),
+                    o.plan.recoveries.len(),
+                    o.recovered_total(),
+                    o.plan.exceptions.len()
+                ));
+            }
+            if let Some(p) = o.pool {
+                text.push_str(&format!(
+                    "pool {}: {} unallocated\n",
+                    p.budget, p.unallocated
+                ));
+            }
+            for c in &o.plan.exceptions {
+                text.push_str(&format!(
+                    "exception: {} over-disbursed by {}\n",
+                    c.from,
+                    Fen(-c.amount.0)
+                ));
+            }
+            crate::output::emit(&text)?;
+        }
+    }
+    if o.dry_run && !o.already_done {
+        eprintln!("dry run: nothing written");
+    }
+    Ok(Outcome::Ok)
+}

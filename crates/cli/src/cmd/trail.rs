@@ -1,0 +1,272 @@
+//! export trail (auditors) and export journal (hledger).
+
+use super::{parse_date_arg, UsageError};
+use crate::{ExportCommand, Outcome, TrailArgs};
+use anyhow::{Context, Result};
+use fundledger_core::divisions::DivisionTable;
+use fundledger_core::{ProjectCode, RegionCode};
+use fundledger_formats::export::{
+    write_journal_entry, write_journal_header, EntryView, HashingWriter, PostingView, TrailWriter,
+};
+use fundledger_store::{JournalEntry, Store};
+use std::io::{BufWriter, Write};
+
+pub async fn export(store: &Store, command: ExportCommand) -> Result<Outcome> {
+    match command {
+        ExportCommand::Journal { output } => journal(store, output).await,
+        ExportCommand::Trail(args) => trail(store, args).await,
+    }
+}
+
+fn view(e: JournalEntry) -> EntryView {
+    EntryView {
+        entry_no: e.entry_no,
+        tx_id: e.tx_id,
+        date: e.tx_date,
+        kind: e.kind,
+        description: e.description,
+        fiscal_year: e.fiscal_year,
+        doc_no: e.doc_no,
+        voucher_no: e.voucher_no,
+        region_code: e.region_code,
+        project_code: e.project_code,
+        source_file: e.source_file,
+        source_line: e.source_line,
+        details: e.details,
+        batch_id: e.batch_id,
+        recorded_at: e.recorded_at,
+        prev_hash: e.prev_hash,
+        hash: e.hash,
+        postings: e
+            .postings
+            .into_iter()
+            .map(|p| PostingView {
+                account: p.account,
+                amount: p.amount,
+            })
+            .collect(),
+    }
+}
+
+fn open_output(path: Option<&std::path::Path>) -> Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(p) => Box::new(BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    })
+}
+
+/// Streams every entry page by page; the same ledger gives the same bytes.
+async fn journal(store: &Store, output: Option<std::path::PathBuf>) -> Result<Outcome> {
+    let mut out = open_output(output.as_deref())?;
+    let max = store.max_entry_no().await?;
+    let head = store.snapshot().await?.head_hash.unwrap_or_default();
+    write_journal_header(&mut out, &head)?;
+    let mut after = 0;
+    while after < max {
+        let page = store.journal_page(after).await?;
+        let Some(last) = page.last() else { break };
+        after = last.entry_no;
+        for e in page {
+            write_journal_entry(&mut out, &view(e))?;
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Ok)
+}
+
+/// Whole transactions are selected, so every export balances. A
+/// transaction belongs to a year, region or project when its own fields
+/// name it or when any of its postings does: a carryover recorded under the
+/// year it leaves (and the region code it had) also moves money into the
+/// next year's accounts (under a successor code), and an auditor of that
+/// year or region must see it for the trail to tie to `balance`.
+struct TrailFilter {
+    fiscal_year: Option<i32>,
+    from: Option<String>,
+    to: Option<String>,
+    region: Option<RegionCode>,
+    project: Option<ProjectCode>,
+}
+
+/// The year, region and project an account names:
+/// `root[:sub]:YEAR[:PREFECTURE:REGION:PROJECT]`, e.g.
+/// `carryover:in:2021:431100:431181:JS01` or `pool:2021:recovered`.
+fn account_parts(account: &str) -> (Option<i32>, Option<RegionCode>, Option<&str>) {
+    let parts: Vec<&str> = account.split(':').collect();
+    let is_code = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit());
+    let Some(at) = parts.iter().position(|s| is_code(s, 4)) else {
+        return (None, None, None);
+    };
+    let year = parts[at].parse().ok();
+    match parts.get(at + 1..at + 4) {
+        Some([pref, region, project]) if is_code(pref, 6) && is_code(region, 6) => {
+            (year, RegionCode::parse(region).ok(), Some(*project))
+        }
+        _ => (year, None, None),
+    }
+}
+
+impl TrailFilter {
+    fn keeps(&self, e: &JournalEntry, divisions: &DivisionTable) -> bool {
+        let accounts: Vec<_> = e
+            .postings
+            .iter()
+            .map(|p| account_parts(&p.account))
+            .collect();
+        let year_ok =
+            |y: i32| e.fiscal_year == Some(i64::from(y)) || accounts.iter().any(|a| a.0 == Some(y));
+        let within = |code: RegionCode, r: RegionCode| divisions.is_within(code, r);
+        let region_ok = |r: RegionCode| {
+            e.region_code
+                .as_deref()
+                .and_then(|c| RegionCode::parse(c).ok())
+                .is_some_and(|c| within(c, r))
+                || accounts.iter().any(|a| a.1.is_some_and(|c| within(c, r)))
+        };
+        let project_ok = |p: &ProjectCode| {
+            e.project_code.as_deref() == Some(p.as_str())
+                || accounts.iter().any(|a| a.2 == Some(p.as_str()))
+        };
+        self.fiscal_year.is_none_or(year_ok)
+            && self
+                .from
+                .as_ref()
+                .is_none_or(|f| e.tx_date.as_str() >= f.as_str())
+            && self
+                .to
+                .as_ref()
+                .is_none_or(|t| e.tx_date.as_str() <= t.as_str())
+            && self.project.as_ref().is_none_or(project_ok)
+            && self.region.is_none_or(region_ok)
+    }
+}
+
+async fn trail(store: &Store, args: TrailArgs) -> Result<Outcome> {
+    let divisions = store.division_table().await?;
+    let catalog = store.project_catalog().await?;
+    let filter = TrailFilter {
+        fiscal_year: args.fiscal_year,
+        from: args
+            .from
+            .as_deref()
+            .map(|d| parse_date_arg("from", d).map(|d| d.to_string()))
+            .transpose()?,
+        to: args
+            .to
+            .as_deref()
+            .map(|d| parse_date_arg("to", d).map(|d| d.to_string()))
+            .transpose()?,
+        region: args
+            .region
+            .as_deref()
+            .map(|r| RegionCode::parse(r).map_err(|e| UsageError(format!("--region: {e}"))))
+            .transpose()?,
+        project: args
+            .project
+            .as_deref()
+            .map(|p| super::project_arg(&catalog, p))
+            .transpose()?,
+    };
+    let out = HashingWriter::new(open_output(args.output.as_deref())?);
+    let mut writer = TrailWriter::new(out, args.bom)?;
+    let max = store.max_entry_no().await?;
+    let head = store.snapshot().await?.head_hash.unwrap_or_default();
+    let mut after = 0;
+    while after < max {
+        let page = store.journal_page(after).await?;
+        let Some(last) = page.last() else { break };
+        after = last.entry_no;
+        for e in page.into_iter().filter(|e| filter.keeps(e, &divisions)) {
+            writer.write_entry(&view(e))?;
+        }
+    }
+    let (hashing, totals) = writer.finish()?;
+    let (mut inner, sha256, bytes) = hashing.finish()?;
+    inner.flush()?;
+    assert_eq!(
+        totals.debit, totals.credit,
+        "whole transactions are exported, so debits equal credits"
+    );
+    let manifest = serde_json::json!({
+        "file": args.output.as_ref().map(|p| p.display().to_string()),
+        "rows": totals.rows,
+        "entries": totals.entries,
+        "bytes": bytes,
+        "debit_total": totals.debit.to_string(),
+        "credit_total": totals.credit.to_string(),
+        "sha256": sha256,
+        "chain_head": head,
+        "bom": args.bom,
+        "filters": {
+            "fiscal_year": args.fiscal_year,
+            "from": filter.from,
+            "to": filter.to,
+            "region": filter.region.map(|r| r.to_string()),
+            "project": filter.project.as_ref().map(|p| p.to_string()),
+        },
+    });
+    match &args.output {
+        Some(p) => {
+            let mpath = format!("{}.manifest.json", p.display());
+            std::fs::write(&mpath, serde_json::to_string_pretty(&manifest)? + "\n")
+                .with_context(|| format!("writing {mpath}"))?;
+            eprintln!(
+                "{}: {} row(s), debits {} = credits {}, sha256 {sha256}; manifest {mpath}",
+                p.display(),
+                totals.rows,
+                totals.debit,
+                totals.credit
+            );
+        }
+        None => eprintln!("{}", serde_json::to_string_pretty(&manifest)?),
+    }
+    Ok(Outcome::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_parts_of_each_shape() {
+        let check =
+            |account: &str, year: Option<i32>, region: Option<u32>, project: Option<&str>| {
+                let (y, r, p) = account_parts(account);
+                assert_eq!(
+                    (y, r.map(|r| r.to_string()), p),
+                    (year, region.map(|r| format!("{r:06}")), project),
+                    "{account}"
+                );
+            };
+        check(
+            "allocated:2020:431100:431121:JS01",
+            Some(2020),
+            Some(431121),
+            Some("JS01"),
+        );
+        check(
+            "disbursed:2021:430100:430100:JS02",
+            Some(2021),
+            Some(430100),
+            Some("JS02"),
+        );
+        check(
+            "carryover:in:2021:431100:431181:JS01",
+            Some(2021),
+            Some(431181),
+            Some("JS01"),
+        );
+        check(
+            "carryover:out:2020:431100:431121:JS01",
+            Some(2020),
+            Some(431121),
+            Some("JS01"),
+        );
+        check("pool:2021:recovered", Some(2021), None, None);
+        check("pool:2020", Some(2020), None, None);
+        check("appropriation:2022", Some(2022), None, None);
+        check("odd", None, None, None);
+    }
+}

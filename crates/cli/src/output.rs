@@ -1,0 +1,125 @@
+//! Terminal and machine output: format choice, aligned tables (by display
+//! width, so Chinese text lines up), CSV.
+
+use crate::Format;
+use std::io::IsTerminal;
+use unicode_width::UnicodeWidthStr;
+
+/// Writes a report to stdout. A closed pipe (`fundledger reconcile | head`)
+/// is not an error: the reader has what it wanted.
+pub fn emit(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// `table` on a terminal, `csv` otherwise (SPEC §8).
+pub fn resolve_format(chosen: Option<Format>) -> Format {
+    chosen.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Csv
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    Right,
+}
+
+pub struct TextTable {
+    headers: Vec<String>,
+    align: Vec<Align>,
+    rows: Vec<Vec<String>>,
+}
+
+impl TextTable {
+    pub fn new(headers: &[(&str, Align)]) -> TextTable {
+        TextTable {
+            headers: headers.iter().map(|(h, _)| h.to_string()).collect(),
+            align: headers.iter().map(|(_, a)| *a).collect(),
+            rows: Vec::new(),
+        }
+    }
+    pub fn row(&mut self, cells: Vec<String>) {
+        assert_eq!(cells.len(), self.headers.len(), "table row width");
+        self.rows.push(cells);
+    }
+    /// A horizontal rule, drawn at render time.
+    pub fn rule(&mut self) {
+        self.rows.push(Vec::new());
+    }
+
+    pub fn render(&self) -> String {
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.width()).collect();
+        for row in self.rows.iter().filter(|r| !r.is_empty()) {
+            for (w, c) in widths.iter_mut().zip(row) {
+                *w = (*w).max(c.width());
+            }
+        }
+        let mut out = String::new();
+        self.line(&mut out, &self.headers, &widths);
+        let rule: String = widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("  ");
+        out.push_str(&rule);
+        out.push('\n');
+        for row in &self.rows {
+            if row.is_empty() {
+                out.push_str(&rule);
+                out.push('\n');
+            } else {
+                self.line(&mut out, row, &widths);
+            }
+        }
+        out
+    }
+
+    fn line(&self, out: &mut String, cells: &[String], widths: &[usize]) {
+        let mut parts = Vec::with_capacity(cells.len());
+        for ((c, w), a) in cells.iter().zip(widths).zip(&self.align) {
+            let pad = " ".repeat(w.saturating_sub(c.width()));
+            parts.push(match a {
+                Align::Left => format!("{c}{pad}"),
+                Align::Right => format!("{pad}{c}"),
+            });
+        }
+        out.push_str(parts.join("  ").trim_end());
+        out.push('\n');
+    }
+}
+
+/// Writes CSV records to a String (small reports) with `\n` line ends.
+pub fn csv_to_string(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_record(header).expect("write to memory");
+    for r in rows {
+        w.write_record(r).expect("write to memory");
+    }
+    String::from_utf8(w.into_inner().expect("flush to memory"))
+        .expect("CSV of UTF-8 strings is UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligns_chinese_text_by_display_width() {
+        let mut t = TextTable::new(&[("地区", Align::Left), ("amount", Align::Right)]);
+        t.row(vec!["长沙市".into(), "1.00".into()]);
+        t.row(vec!["x".into(), "10.00".into()]);
+        let out = t.render();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[2], "长沙市    1.00");
+        assert_eq!(lines[3], "x        10.00");
+    }
+}

@@ -1,0 +1,64 @@
+//! `fundledger-devtools`: generators for the demo fixtures and benchmarks.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use fundledger_devtools::{bench, hunan::Model, hunan_files};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "fundledger-devtools",
+    about = "Fixture and benchmark generators for fundledger"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write the Hunan 2020 demo (36号, 37号, monthly disbursements, README, expected summary).
+    GenHunan {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write benchmark files: M indicator lines, N vouchers and the pool they need.
+    GenBench {
+        #[arg(long)]
+        vouchers: u64,
+        #[arg(long)]
+        lines: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::GenHunan { out } => {
+            let model = Model::build();
+            hunan_files::write_all(&model, &out)?;
+            println!(
+                "wrote {}: {} lines, {} vouchers, allocated {} yuan",
+                out.display(),
+                model.lines.len(),
+                model.vouchers.len(),
+                model.total_allocated()
+            );
+        }
+        Command::GenBench {
+            vouchers,
+            lines,
+            out,
+        } => {
+            let totals = bench::gen_bench(&out, vouchers, lines)?;
+            println!(
+                "wrote {}: {lines} lines ({} yuan allocated), {vouchers} vouchers ({} yuan)",
+                out.display(),
+                totals.allocated,
+                totals.disbursed
+            );
+        }
+    }
+    Ok(())
+}
