@@ -1,0 +1,32 @@
+# fundledger developer recipes. `just --list` shows them.
+
+# Run the Hunan 2020 demo (51.66M yuan) on a temporary database.
+demo:
+    cargo run --release -- demo
+
+# The test suite (PostgreSQL tests run when FUNDLEDGER_TEST_PG is set).
+test:
+    cargo test --workspace
+
+# Format check and clippy, as CI runs them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Everything CI runs (needs PostgreSQL on 127.0.0.1:5432 and hledger).
+ci:
+    bash .ci/run
+
+# Benchmarks: import and reconcile at 10k/100k/1M vouchers against raw bulk loads; writes docs/PERFORMANCE.md.
+bench:
+    bash scripts/bench.sh
+
+# Fuzz each reader for a while (needs nightly and cargo-fuzz).
+fuzz seconds="60":
+    cd fuzz && cargo +nightly fuzz run fuzz_amount -- -max_total_time={{seconds}}
+    cd fuzz && cargo +nightly fuzz run fuzz_long_csv -- -max_total_time={{seconds}}
+    cd fuzz && cargo +nightly fuzz run fuzz_disbursement_csv -- -max_total_time={{seconds}}
+
+# Regenerate the Hunan demo fixtures (deterministic; a test fails when they are stale).
+fixtures:
+    cargo run -p fundledger-devtools -- gen-hunan --out fixtures/hunan-2020

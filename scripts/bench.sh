@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# Benchmarks the import and the reconciliation against the raw database
+# tools, on SQLite and PostgreSQL, and writes the figures into
+# docs/PERFORMANCE.md (between the bench:begin / bench:end markers, so the
+# hand-written analysis around them survives a re-run).
+#
+# Usage: scripts/bench.sh            (what `just bench` runs)
+# Environment:
+#   FUNDLEDGER_TEST_PG  PostgreSQL server URL (any database on it; a scratch
+#                       database is created and dropped per size). Unset or
+#                       empty: PostgreSQL is skipped and the table says so.
+#   BENCH_SIZES         "VOUCHERS:LINES ..." (default "10000:1000 100000:10000 1000000:100000")
+#   BENCH_DIR           scratch directory (default target/bench; removed files are regenerated)
+#   BENCH_OUT           report file (default docs/PERFORMANCE.md)
+#   CARGO_TARGET_DIR    as for cargo
+#   BENCH_SKIP_BUILD=1  use the release binaries already built
+#
+# Needs: cargo, sqlite3, psql (for PostgreSQL), and /usr/bin/time or a C
+# compiler (`cc`, which the Rust toolchain needs anyway) for peak RSS.
+# Speed is measured here, never asserted: the script fails only if a command
+# fails, not if a target is missed.
+
+set -Eeuo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+SIZES=${BENCH_SIZES:-"10000:1000 100000:10000 1000000:100000"}
+WORK=${BENCH_DIR:-$ROOT/target/bench}
+OUT=${BENCH_OUT:-$ROOT/docs/PERFORMANCE.md}
+PG=${FUNDLEDGER_TEST_PG-postgres://postgres@127.0.0.1:5432/test}
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+AS_OF=2020-12-31
+
+log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+mkdir -p "$WORK"
+# Everything the measured commands print on stderr; shown if one fails.
+ERRLOG=$WORK/stderr.log
+: >"$ERRLOG"
+trap 'log "a command failed; last lines of $ERRLOG:"; tail -20 "$ERRLOG" >&2' ERR
+if [ "${BENCH_SKIP_BUILD:-}" != 1 ]; then
+    log "building release binaries"
+    cargo build --release -q -p fundledger -p fundledger-devtools
+fi
+FL=$TARGET/release/fundledger
+DEVTOOLS=$TARGET/release/fundledger-devtools
+
+# ---------------------------------------------------------------- peak RSS
+# measure OUTFILE CMD...: runs CMD, leaves "WALL_SECONDS MAXRSS_KB CPU_SECONDS"
+# in OUTFILE (CPU = user + system of CMD and its waited-for children).
+if [ -x /usr/bin/time ] && /usr/bin/time -f '%e %M %U %S' -o /dev/null true 2>/dev/null; then
+    measure() {
+        local out=$1
+        shift
+        /usr/bin/time -f '%e %M %U %S' -o "$out.raw" "$@"
+        # GNU time puts "Command exited with non-zero status" first on failure.
+        awk 'END { printf "%s %s %.2f\n", $1, $2, $3 + $4 }' "$out.raw" >"$out"
+    }
+    RSS_TOOL="GNU time (/usr/bin/time -f '%e %M %U %S')"
+else
+    # A fresh machine without GNU time: a 30-line wait4() wrapper.
+    cat >"$WORK/rusage.c" <<'EOF'
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+/* rusage OUTFILE CMD...: runs CMD, writes "WALL_S MAXRSS_KB CPU_S" to OUTFILE. */
+int main(int argc, char **argv) {
+    if (argc < 3) { fprintf(stderr, "usage: rusage OUTFILE CMD...\n"); return 2; }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pid_t pid = fork();
+    if (pid < 0) { perror("fork"); return 2; }
+    if (pid == 0) { execvp(argv[2], argv + 2); perror(argv[2]); _exit(127); }
+    int status; struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) < 0) { perror("wait4"); return 2; }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    FILE *f = fopen(argv[1], "w");
+    if (!f) { perror(argv[1]); return 2; }
+    double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
+               + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    fprintf(f, "%.2f %ld %.2f\n", secs, ru.ru_maxrss, cpu);
+    fclose(f);
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+}
+EOF
+    cc -O2 -o "$WORK/rusage" "$WORK/rusage.c"
+    measure() { "$WORK/rusage" "$@"; }
+    RSS_TOOL="wait4() wrapper (no /usr/bin/time on this machine)"
+fi
+
+# ------------------------------------------------------------------ SQL text
+RAW_VOUCHERS_COLUMNS="voucher_no TEXT, paid_on TEXT, region_code TEXT, project_code TEXT, \
+doc_no TEXT, fiscal_year TEXT, amount_yuan TEXT, original_voucher_no TEXT, payee TEXT, memo TEXT"
+
+# The hand-written equivalent of the reconciliation's money columns: allocated
+# (lines plus reductions) and disbursed (vouchers up to the report date) per
+# (region, project), straight from the ledger's own tables.
+hand_query() {
+    cat <<EOF
+SELECT region_code, project_code,
+       SUM(allocated_fen) AS allocated_fen, SUM(disbursed_fen) AS disbursed_fen
+FROM (
+    SELECT region_code, project_code, amount_fen AS allocated_fen, 0 AS disbursed_fen
+      FROM indicator_lines WHERE doc_date <= '$AS_OF'
+    UNION ALL
+    SELECT region_code, project_code, amount_fen, 0
+      FROM reductions WHERE doc_date <= '$AS_OF'
+    UNION ALL
+    SELECT region_code, project_code, 0, amount_fen
+      FROM vouchers WHERE paid_on <= '$AS_OF'
+) AS money
+GROUP BY region_code, project_code
+ORDER BY region_code, project_code;
+EOF
+}
+
+# ------------------------------------------------------------------- results
+RESULTS=$WORK/results.tsv
+: >"$RESULTS"
+# record SIZE_LABEL BACKEND WHAT MEASUREFILE
+record() {
+    local secs kb cpu
+    read -r secs kb cpu <"$4"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$secs" "$kb" "$cpu" >>"$RESULTS"
+    log "$1 $2 $3: ${secs}s wall, ${cpu}s CPU, $((kb / 1024)) MB peak RSS"
+}
+
+# ------------------------------------------------------------------ backends
+# ledger_run SIZE BACKEND URL DIR: the fundledger side.
+ledger_run() {
+    local size=$1 backend=$2 url=$3 dir=$4 m=$WORK/m.txt
+    local pool
+    pool=$(cat "$dir/pool.txt")
+    "$FL" --db "$url" init >/dev/null 2>>"$ERRLOG"
+    "$FL" --db "$url" budget set --fiscal-year 2020 --amount-yuan "$pool" >/dev/null 2>>"$ERRLOG"
+    "$FL" --db "$url" projects import "$ROOT/fixtures/reference/projects.csv" 2>>"$ERRLOG"
+    measure "$m" "$FL" --db "$url" import indicators "$dir/bench_lines.csv" 2>>"$ERRLOG"
+    record "$size" "$backend" import_lines "$m"
+    measure "$m" "$FL" --db "$url" import disbursements "$dir/bench_vouchers.csv" 2>>"$ERRLOG"
+    record "$size" "$backend" import "$m"
+    measure "$m" sh -c "exec \"\$0\" --db \"\$1\" reconcile --as-of $AS_OF --format csv >/dev/null" "$FL" "$url" 2>>"$ERRLOG"
+    record "$size" "$backend" reconcile "$m"
+}
+
+sqlite_run() {
+    local size=$1 dir=$2 m=$WORK/m.txt
+    local db=$dir/ledger.db raw=$dir/raw.db
+    rm -f "$db" "$db"-* "$raw"
+    ledger_run "$size" sqlite "sqlite:$db" "$dir"
+    sqlite3 "$raw" "CREATE TABLE raw_vouchers ($RAW_VOUCHERS_COLUMNS);"
+    measure "$m" sqlite3 "$raw" -cmd ".mode csv" ".import --skip 1 $dir/bench_vouchers.csv raw_vouchers" 2>>"$ERRLOG"
+    record "$size" sqlite raw_import "$m"
+    hand_query >"$dir/hand.sql"
+    measure "$m" sh -c 'exec sqlite3 "$0" <"$1" >/dev/null' "$db" "$dir/hand.sql" 2>>"$ERRLOG"
+    record "$size" sqlite hand_query "$m"
+    rm -f "$db" "$db"-* "$raw"
+}
+
+PG_DB=""
+pg_drop() {
+    if [ -n "$PG_DB" ]; then
+        psql "$PG_ADMIN" -qAtc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null || true
+        PG_DB=""
+    fi
+}
+trap pg_drop EXIT
+
+postgres_run() {
+    local size=$1 dir=$2 m=$WORK/m.txt
+    PG_DB=fundledger_bench_$$_$size
+    psql "$PG_ADMIN" -qAt -c "SET client_min_messages = warning" \
+        -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null
+    local url=${PG_BASE}/$PG_DB
+    ledger_run "$size" postgres "$url" "$dir"
+    psql "$url" -qAtc "CREATE TABLE raw_vouchers ($RAW_VOUCHERS_COLUMNS)" >/dev/null
+    measure "$m" psql "$url" -qAtc "\\copy raw_vouchers FROM '$dir/bench_vouchers.csv' WITH (FORMAT csv, HEADER true)" 2>>"$ERRLOG"
+    record "$size" postgres raw_import "$m"
+    hand_query >"$dir/hand.sql"
+    measure "$m" sh -c 'exec psql "$0" -qAt -v ON_ERROR_STOP=1 -f "$1" >/dev/null' "$url" "$dir/hand.sql" 2>>"$ERRLOG"
+    record "$size" postgres hand_query "$m"
+    pg_drop
+}
+
+if [ -n "$PG" ]; then
+    # Same server, any database name: strip the path (and query) to reach
+    # the server, and use the maintenance database `postgres` for DDL.
+    PG_BASE=${PG%%\?*}
+    PG_BASE=${PG_BASE%/*}
+    PG_ADMIN=$PG_BASE/postgres
+    PG_VERSION=$(psql "$PG_ADMIN" -qAtc "SHOW server_version" | cut -d' ' -f1)
+fi
+
+START=$(date +%s)
+for pair in $SIZES; do
+    n=${pair%%:*}
+    lines=${pair##*:}
+    size="${n}x${lines}"
+    dir=$WORK/$size
+    log "generating $n vouchers, $lines lines"
+    "$DEVTOOLS" gen-bench --vouchers "$n" --lines "$lines" --out "$dir" >/dev/null
+    log "sqlite $size"
+    sqlite_run "$size" "$dir"
+    if [ -n "$PG" ]; then
+        log "postgres $size"
+        postgres_run "$size" "$dir"
+    fi
+done
+ELAPSED=$(($(date +%s) - START))
+
+# ------------------------------------------------------------------- report
+TABLE=$WORK/table.md
+awk -F'\t' -v rss_tool="$RSS_TOOL" -v elapsed="$ELAPSED" -v pg="${PG:+yes}" '
+function mb(k) { return sprintf("%.0f", k / 1024) }
+function ratio(a, b) { return (b > 0) ? sprintf("%.1f×", a / b) : "n/a" }
+function count(x) { return (x >= 1000000) ? (x / 1000000) "M" : (x >= 1000) ? (x / 1000) "k" : x }
+function label(s,   p) { split(s, p, "x"); return count(p[1]) " × " count(p[2]) }
+{ secs[$1, $2, $3] = $4; kb[$1, $2, $3] = $5; cpu[$1, $2, $3] = $6
+  if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+END {
+  split("sqlite postgres", backends, " ")
+  print "### Import: `fundledger import disbursements` vs the raw bulk load"
+  print ""
+  print "Raw load: `sqlite3 .import` / `psql \\copy` of the same CSV into a plain table of"
+  print "the same ten columns (no keys, no indexes). Target: ≤ 2× the raw load (wall time);"
+  print "peak RSS ≤ 64 MB at 1M vouchers. CPU is user + system of the measured client"
+  print "process only (on PostgreSQL most of the work is in the server, not counted there)."
+  print "The indicator lines are imported first (their time is shown for reference)."
+  print ""
+  print "| vouchers × lines | backend | import s | raw load s | ratio | import CPU s | import RSS MB | raw RSS MB | lines import s | target |"
+  print "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+  for (i = 1; i <= n; i++) for (b = 1; b <= 2; b++) {
+    s = order[i]; be = backends[b]
+    if (!((s, be, "import") in secs)) continue
+    a = secs[s, be, "import"]; r = secs[s, be, "raw_import"]
+    ok = (a <= 2 * r) ? "time ✓" : "time ✗"
+    if (s ~ /^1000000x/) ok = ok ((kb[s, be, "import"] <= 65536) ? ", RSS ✓" : ", RSS ✗")
+    printf "| %s | %s | %.2f | %.2f | %s | %.2f | %s | %s | %.2f | %s |\n", label(s), be, a, r, ratio(a, r),
+      cpu[s, be, "import"], mb(kb[s, be, "import"]), mb(kb[s, be, "raw_import"]), secs[s, be, "import_lines"], ok
+  }
+  print ""
+  print "### Reconcile: `fundledger reconcile --as-of 2020-12-31 --format csv > /dev/null` vs a hand-written query"
+  print ""
+  print "Hand-written query: allocated (lines + reductions) and disbursed per (region, project),"
+  print "one GROUP BY over the ledger'"'"'s own tables, run by `sqlite3` / `psql` with output to"
+  print "/dev/null. Target: ≤ 2× the query (wall time); memory bounded by lines, not vouchers."
+  print ""
+  print "| vouchers × lines | backend | reconcile s | hand query s | ratio | reconcile CPU s | reconcile RSS MB | query client RSS MB | target |"
+  print "|---|---|---:|---:|---:|---:|---:|---:|---|"
+  for (i = 1; i <= n; i++) for (b = 1; b <= 2; b++) {
+    s = order[i]; be = backends[b]
+    if (!((s, be, "reconcile") in secs)) continue
+    a = secs[s, be, "reconcile"]; r = secs[s, be, "hand_query"]
+    printf "| %s | %s | %.2f | %.2f | %s | %.2f | %s | %s | %s |\n", label(s), be, a, r, ratio(a, r),
+      cpu[s, be, "reconcile"], mb(kb[s, be, "reconcile"]), mb(kb[s, be, "hand_query"]),
+      (a <= 2 * r) ? "time ✓" : "time ✗"
+  }
+  print ""
+  if (pg != "yes") print "PostgreSQL: not run (FUNDLEDGER_TEST_PG empty).\n"
+  print "Wall time and peak RSS by " rss_tool "; on PostgreSQL the server'"'"'s"
+  print "own memory is not included. Whole run: " elapsed " s after the build."
+}' "$RESULTS" >"$TABLE"
+
+{
+    echo "<!-- bench:begin (written by scripts/bench.sh; edit outside the markers) -->"
+    echo "Produced by \`just bench\` (\`scripts/bench.sh\`) on $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown):"
+    echo "$(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM,"
+    echo "$(sqlite3 --version | cut -d' ' -f1) (sqlite3 CLI), PostgreSQL ${PG_VERSION:-not run}, $(rustc --version | cut -d' ' -f1-2), release build."
+    echo
+    cat "$TABLE"
+    echo "<!-- bench:end -->"
+} >"$WORK/section.md"
+
+if [ -f "$OUT" ] && grep -q '<!-- bench:begin' "$OUT" && grep -q '<!-- bench:end -->' "$OUT"; then
+    awk -v section="$WORK/section.md" '
+        /<!-- bench:begin/ { while ((getline l < section) > 0) print l; skip = 1; next }
+        /<!-- bench:end -->/ { skip = 0; next }
+        !skip { print }' "$OUT" >"$OUT.tmp"
+    mv "$OUT.tmp" "$OUT"
+else
+    mkdir -p "$(dirname "$OUT")"
+    { echo "# Performance"; echo; cat "$WORK/section.md"; } >"$OUT"
+fi
+log "wrote $OUT"
+cat "$TABLE"
