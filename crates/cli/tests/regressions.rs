@@ -121,3 +121,81 @@ fn closed_stdout_pipe_is_not_an_error() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// `projects import` and `regions import` used to read UTF-8 only, so a
+/// catalog saved from Excel in GBK failed with "stream did not contain valid
+/// UTF-8" and no position.
+#[test]
+fn reference_tables_saved_in_gbk_import_and_bad_bytes_are_located() {
+    let db = TestDb::sqlite();
+    ok(&db.url, &["init"]);
+    let dir = tempfile::tempdir().unwrap();
+    let projects = "code,name,aliases\nZZ01,县级试点项目,试点;县试点\n";
+    let gbk = encoding_rs::GB18030.encode(projects).0.into_owned();
+    let path = dir.path().join("projects_gbk.csv");
+    std::fs::write(&path, &gbk).unwrap();
+    let out = run(&db.url, &["projects", "import", path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 project(s) loaded"));
+
+    let regions = "code,name,parent,valid_from,valid_to\n439901,示范区,430000,2020,\n";
+    let mut bad = encoding_rs::GB18030.encode(regions).0.into_owned();
+    bad.push(0x81);
+    let path = dir.path().join("regions_bad.csv");
+    std::fs::write(&path, &bad).unwrap();
+    let out = run(&db.url, &["regions", "import", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("regions_bad.csv") && stderr.contains("line 3, byte offset"),
+        "{stderr}"
+    );
+}
+
+/// A file with a refund used to report "10 voucher(s) added" while the total
+/// line said 11: the refund, applied after every file is read, went unsaid.
+#[test]
+fn per_file_summary_counts_the_refunds_and_reductions_it_holds_back() {
+    let db = TestDb::sqlite();
+    gd_ledger(&db);
+    let reduction = run(
+        &db.url,
+        &[
+            "import",
+            "indicators",
+            &fixture("gd-2021/gd_2021_12_wide_wan.csv"),
+            &fixture("gd-2021/gd_2021_77_adjust.csv"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&reduction.stderr);
+    assert!(reduction.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "gd_2021_77_adjust.csv: long form, 1 row(s) read, 0 line(s) added, \
+             1 reduction(s) held until every file is read, 0 skipped"
+        ),
+        "{stderr}"
+    );
+    let refund = run(
+        &db.url,
+        &[
+            "import",
+            "disbursements",
+            &fixture("gd-2021/gd_2021_disbursements.csv"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&refund.stderr);
+    assert!(refund.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "11 row(s) read, 10 voucher(s) added, \
+             1 refund(s) held until every file is read, 0 skipped"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("total: 11 voucher(s) added (of which 1 refund(s)"));
+}

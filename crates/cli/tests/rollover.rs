@@ -274,8 +274,9 @@ fn vouchers_of_a_rolled_over_year_are_refused_by_file_and_line() {
             "{err}"
         );
         assert!(
-            err.contains("disb_2020_late.csv:3:")
-                && err.contains("fiscal year 2020 has been rolled over"),
+            err.contains(
+                "disb_2020_late.csv:3: fiscal_year: fiscal year 2020 has been rolled over"
+            ),
             "{err}"
         );
         assert_eq!(journal(&db), before);

@@ -374,7 +374,7 @@ fn bad_filter_values_are_usage_errors() {
     scenario(&db);
     for filters in [
         &["--region", "43012"][..],
-        &["--project", "JS 01"],
+        &["--project", "JS99"],
         &["--from", "2021-02-30"],
         &["--to", "yesterday"],
     ] {

@@ -192,6 +192,20 @@ pub fn detect_encoding<R: Read>(
     }
 }
 
+/// Decode a whole small reference file (division or project catalog) the
+/// way data files are read: UTF-8 with or without BOM, else GB18030, strictly.
+/// Reference tables are a few thousand rows, so reading them whole is fine.
+pub fn decode_reference_text(bytes: &[u8]) -> Result<String, DecodeError> {
+    let encoding = detect_encoding(EncodingChoice::Auto, bytes).expect("reading a slice");
+    let mut text = String::new();
+    match DecodingReader::new(bytes, encoding).read_to_string(&mut text) {
+        Ok(_) => Ok(text),
+        Err(e) => Err(decode_error_of(&e)
+            .expect("a slice only fails by decoding")
+            .clone()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +240,22 @@ mod tests {
             let decoded = decode_all(&bytes, enc).unwrap();
             assert_eq!(decoded, if bytes.is_empty() { "" } else { text });
         }
+    }
+
+    #[test]
+    fn reference_text_in_every_encoding_decodes_the_same() {
+        let text = "code,name,aliases\nJS08,托育服务示范点,托育示范\n";
+        let mut bom = vec![0xEF, 0xBB, 0xBF];
+        bom.extend_from_slice(text.as_bytes());
+        for bytes in [text.as_bytes().to_vec(), bom, gb(text)] {
+            assert_eq!(decode_reference_text(&bytes).unwrap(), text);
+        }
+        // Not UTF-8 and not GB18030 either: a lone lead byte at the end.
+        let mut bad = gb(text);
+        bad.push(0x81);
+        let err = decode_reference_text(&bad).unwrap_err();
+        assert_eq!(err.encoding, "gb18030");
+        assert_eq!(err.line, 3);
     }
 
     #[test]

@@ -167,6 +167,11 @@ impl IndicatorImport {
         self.batch_ids.insert(batch_id);
     }
 
+    /// Reductions read so far and held until `finish`.
+    pub fn deferred(&self) -> u64 {
+        self.reductions.len() as u64
+    }
+
     pub async fn push_chunk(&mut self, w: &mut WriteTx, rows: Vec<IndicatorRow>) -> Result<()> {
         let mut lines = Vec::with_capacity(rows.len());
         for row in rows {
@@ -191,8 +196,10 @@ impl IndicatorImport {
                 Presence::Skip => self.outcome.skipped += 1,
                 Presence::Reject(message) => self.reject(&line.source, Some("doc_no"), message),
                 Presence::New => {
-                    if let Some(message) = self.period_refusal(line.doc_date, line.fiscal_year) {
-                        self.reject(&line.source, Some("doc_date"), message);
+                    if let Some((column, message)) =
+                        self.period_refusal(line.doc_date, line.fiscal_year)
+                    {
+                        self.reject(&line.source, Some(column), message);
                         continue;
                     }
                     self.add_line(w, &line, row, &id).await?;
@@ -224,18 +231,21 @@ impl IndicatorImport {
         ]
     }
 
-    fn period_refusal(&self, date: NaiveDate, year: i32) -> Option<String> {
+    /// The column at fault and why: the date for a closed period, the
+    /// fiscal year for a rolled-over year.
+    fn period_refusal(&self, date: NaiveDate, year: i32) -> Option<(&'static str, String)> {
         if let Some(c) = self.closed.filter(|c| date <= *c) {
-            return Some(format!(
+            let message = format!(
                 "{} is in a closed period (closed through {})",
                 date_text(date),
                 date_text(c)
-            ));
+            );
+            return Some(("doc_date", message));
         }
         if self.rolled.iter().any(|r| year <= *r) {
-            return Some(format!(
-                "fiscal year {year} has been rolled over; nothing more can be added to it"
-            ));
+            let message =
+                format!("fiscal year {year} has been rolled over; nothing more can be added to it");
+            return Some(("fiscal_year", message));
         }
         None
     }
@@ -405,8 +415,8 @@ impl IndicatorImport {
             return Ok(());
         }
         let year = origin_year as i32;
-        if let Some(message) = self.period_refusal(r.doc_date, year) {
-            self.reject(&r.source, Some("doc_date"), message);
+        if let Some((column, message)) = self.period_refusal(r.doc_date, year) {
+            self.reject(&r.source, Some(column), message);
             return Ok(());
         }
         let meta = TxMeta {
@@ -489,6 +499,11 @@ impl VoucherImport {
         self.batch_ids.insert(batch_id);
     }
 
+    /// Refunds read so far and held until `finish`.
+    pub fn deferred(&self) -> u64 {
+        self.refunds.len() as u64
+    }
+
     pub async fn push_chunk(&mut self, w: &mut WriteTx, vouchers: Vec<Voucher>) -> Result<()> {
         let ids: Vec<String> = vouchers
             .iter()
@@ -515,8 +530,8 @@ impl VoucherImport {
                             batch_id: w.batch_id(),
                         },
                     );
-                    if let Some(message) = self.period_refusal(&v) {
-                        self.reject(&v, Some("paid_on"), message);
+                    if let Some((column, message)) = self.period_refusal(&v) {
+                        self.reject(&v, Some(column), message);
                     } else if v.amount.is_negative() {
                         // Refunds wait until every voucher of the command is
                         // in, so an original later in the files is found.
@@ -540,19 +555,23 @@ impl VoucherImport {
         Ok(())
     }
 
-    fn period_refusal(&self, v: &Voucher) -> Option<String> {
+    /// The column at fault and why: paid_on for a closed period, the fiscal
+    /// year (given, or the year of paid_on) for a rolled-over year.
+    fn period_refusal(&self, v: &Voucher) -> Option<(&'static str, String)> {
         if let Some(c) = self.closed.filter(|c| v.paid_on <= *c) {
-            return Some(format!(
+            let message = format!(
                 "{} is in a closed period (closed through {})",
                 date_text(v.paid_on),
                 date_text(c)
-            ));
+            );
+            return Some(("paid_on", message));
         }
         if self.rolled.iter().any(|r| v.fiscal_year <= *r) {
-            return Some(format!(
+            let message = format!(
                 "fiscal year {} has been rolled over; its vouchers can no longer be added",
                 v.fiscal_year
-            ));
+            );
+            return Some(("fiscal_year", message));
         }
         None
     }

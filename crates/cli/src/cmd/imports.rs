@@ -27,8 +27,7 @@ const CHUNK_ROWS: usize = 2000;
 
 pub async fn regions(store: &Store, command: RegionsCommand) -> Result<Outcome> {
     let RegionsCommand::Import { file } = command;
-    let text =
-        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let text = read_reference_file(&file)?;
     let rows =
         DivisionTable::parse_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let mut table = store.division_table().await?;
@@ -55,8 +54,7 @@ pub async fn regions(store: &Store, command: RegionsCommand) -> Result<Outcome> 
 
 pub async fn projects(store: &Store, command: ProjectsCommand) -> Result<Outcome> {
     let ProjectsCommand::Import { file } = command;
-    let text =
-        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let text = read_reference_file(&file)?;
     let projects =
         ProjectCatalog::parse_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let mut catalog = store.project_catalog().await?;
@@ -81,6 +79,14 @@ pub async fn projects(store: &Store, command: ProjectsCommand) -> Result<Outcome
         catalog.len()
     );
     Ok(Outcome::Ok)
+}
+
+/// A reference table in UTF-8 (BOM or not) or GB18030, decoded strictly: a
+/// catalog saved from Excel on a Chinese Windows machine is GBK.
+fn read_reference_file(file: &Path) -> Result<String> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    fundledger_formats::decode::decode_reference_text(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
 }
 
 pub fn sha256_file(path: &Path) -> Result<String> {
@@ -208,12 +214,41 @@ pub async fn import(store: &Store, command: ImportCommand) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// What one file contributed to an import.
+#[derive(Clone, Copy, Default)]
+struct FileCounts {
+    added: u64,
+    skipped: u64,
+    /// Refunds or reductions read, applied once every file is in.
+    deferred: u64,
+}
+
+impl std::ops::Sub for FileCounts {
+    type Output = FileCounts;
+    fn sub(self, before: FileCounts) -> FileCounts {
+        FileCounts {
+            added: self.added - before.added,
+            skipped: self.skipped - before.skipped,
+            deferred: self.deferred - before.deferred,
+        }
+    }
+}
+
+/// ", 1 refund(s) held until every file is read" when there are any.
+fn held(n: u64, what: &str) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} {what}(s) held until every file is read")
+    }
+}
+
 /// A store-side importer that a file's records stream into.
 trait Sink<T> {
     async fn push(&mut self, w: &mut WriteTx, chunk: Vec<T>) -> fundledger_store::Result<()>;
     fn note_batch(&mut self, batch_id: i64);
-    /// (added, skipped) so far.
-    fn counts(&self) -> (u64, u64);
+    /// (added, skipped, held until every file is read) so far.
+    fn counts(&self) -> FileCounts;
 }
 
 impl Sink<IndicatorRow> for IndicatorImport {
@@ -227,8 +262,12 @@ impl Sink<IndicatorRow> for IndicatorImport {
     fn note_batch(&mut self, batch_id: i64) {
         IndicatorImport::note_batch(self, batch_id)
     }
-    fn counts(&self) -> (u64, u64) {
-        (self.outcome.added, self.outcome.skipped)
+    fn counts(&self) -> FileCounts {
+        FileCounts {
+            added: self.outcome.added,
+            skipped: self.outcome.skipped,
+            deferred: self.deferred(),
+        }
     }
 }
 
@@ -239,8 +278,12 @@ impl Sink<Voucher> for VoucherImport {
     fn note_batch(&mut self, batch_id: i64) {
         VoucherImport::note_batch(self, batch_id)
     }
-    fn counts(&self) -> (u64, u64) {
-        (self.outcome.added, self.outcome.skipped)
+    fn counts(&self) -> FileCounts {
+        FileCounts {
+            added: self.outcome.added,
+            skipped: self.outcome.skipped,
+            deferred: self.deferred(),
+        }
     }
 }
 
@@ -268,15 +311,15 @@ async fn begin_file<T>(
 }
 
 /// Streams one file's records into the sink in bounded chunks, collecting
-/// every error; returns (added, skipped) for this file.
+/// every error; returns what this file added, skipped and held back.
 async fn stream<T>(
     w: &mut WriteTx,
     sink: &mut impl Sink<T>,
     reader: &mut dyn Iterator<Item = Result<T, fundledger_formats::RowError>>,
     label: &str,
     errors: &mut Vec<String>,
-) -> Result<(u64, u64)> {
-    let (added0, skipped0) = sink.counts();
+) -> Result<FileCounts> {
+    let before = sink.counts();
     let bar = progress(label);
     let mut chunk: Vec<T> = Vec::with_capacity(CHUNK_ROWS);
     for item in reader {
@@ -291,8 +334,7 @@ async fn stream<T>(
     }
     sink.push(w, chunk).await?;
     bar.finish_and_clear();
-    let (added, skipped) = sink.counts();
-    Ok((added - added0, skipped - skipped0))
+    Ok(sink.counts() - before)
 }
 
 async fn import_indicator_files(
@@ -324,7 +366,7 @@ async fn import_indicator_files(
                 continue;
             }
         };
-        let (added, skipped) = stream(w, &mut imp, &mut reader, &label, errors).await?;
+        let counts = stream(w, &mut imp, &mut reader, &label, errors).await?;
         let summary = reader.summary();
         // Projects a file introduces are known to the files after it.
         if !summary.new_projects.is_empty() {
@@ -340,8 +382,12 @@ async fn import_indicator_files(
             fundledger_formats::IndicatorLayout::Wide => "wide",
         };
         eprintln!(
-            "{label}: {layout} form, {} row(s) read, {added} line(s) added, {skipped} skipped as already present, amount {}",
-            summary.rows_read, summary.amount_total
+            "{label}: {layout} form, {} row(s) read, {} line(s) added{}, {} skipped as already present, amount {}",
+            summary.rows_read,
+            counts.added,
+            held(counts.deferred, "reduction"),
+            counts.skipped,
+            summary.amount_total
         );
     }
     let label = files
@@ -380,11 +426,15 @@ async fn import_voucher_files(
                 continue;
             }
         };
-        let (added, skipped) = stream(w, &mut imp, &mut reader, &label, errors).await?;
+        let counts = stream(w, &mut imp, &mut reader, &label, errors).await?;
         let summary = reader.summary();
         eprintln!(
-            "{label}: {} row(s) read, {added} voucher(s) added, {skipped} skipped as already present, amount {}",
-            summary.rows_read, summary.amount_total
+            "{label}: {} row(s) read, {} voucher(s) added{}, {} skipped as already present, amount {}",
+            summary.rows_read,
+            counts.added,
+            held(counts.deferred, "refund"),
+            counts.skipped,
+            summary.amount_total
         );
     }
     Ok(imp.finish(w).await?)
