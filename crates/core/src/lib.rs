@@ -8,6 +8,7 @@ pub mod account;
 pub mod catalog;
 pub mod divisions;
 pub mod domain;
+pub mod journal;
 pub mod money;
 pub mod reconcile;
 pub mod rollover;

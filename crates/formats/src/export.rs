@@ -2,39 +2,11 @@
 //! the posting-level audit trail CSV (with formula-injection guarding and a
 //! running SHA-256 for the manifest).
 
+use fundledger_core::journal::JournalEntry;
 use fundledger_core::Fen;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::io::{self, Write};
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PostingView {
-    pub account: String,
-    pub amount: Fen,
-}
-
-/// A journal entry as the writers need it (the store's row, decoupled).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EntryView {
-    pub entry_no: i64,
-    pub tx_id: String,
-    pub date: String,
-    pub kind: String,
-    pub description: String,
-    pub fiscal_year: Option<i64>,
-    pub doc_no: Option<String>,
-    pub voucher_no: Option<String>,
-    pub region_code: Option<String>,
-    pub project_code: Option<String>,
-    pub source_file: Option<String>,
-    pub source_line: Option<i64>,
-    pub details: Option<String>,
-    pub batch_id: i64,
-    pub recorded_at: String,
-    pub prev_hash: String,
-    pub hash: String,
-    pub postings: Vec<PostingView>,
-}
 
 /// hledger reads `;` as a comment and needs two spaces before an amount;
 /// descriptions and codes are kept on one line.
@@ -44,11 +16,11 @@ fn one_line(text: &str) -> String {
 
 /// One transaction in hledger journal syntax. Amounts are plain decimals in
 /// yuan (no commodity), so `hledger balance` totals compare to the fen.
-pub fn write_journal_entry(out: &mut impl Write, e: &EntryView) -> io::Result<()> {
+pub fn write_journal_entry(out: &mut impl Write, e: &JournalEntry) -> io::Result<()> {
     writeln!(
         out,
         "{} ({}) {}",
-        e.date,
+        e.tx_date,
         one_line(&e.tx_id).replace(')', "]"),
         one_line(&e.description)
     )?;
@@ -178,7 +150,7 @@ impl<W: Write> TrailWriter<W> {
         })
     }
 
-    pub fn write_entry(&mut self, e: &EntryView) -> io::Result<()> {
+    pub fn write_entry(&mut self, e: &JournalEntry) -> io::Result<()> {
         let text = |v: &Option<String>| guard_cell(v.as_deref().unwrap_or("")).into_owned();
         for (i, p) in e.postings.iter().enumerate() {
             let (debit, credit) = if p.amount.0 >= 0 {
@@ -192,7 +164,7 @@ impl<W: Write> TrailWriter<W> {
                 e.entry_no.to_string(),
                 (i + 1).to_string(),
                 guard_cell(&e.tx_id).into_owned(),
-                e.date.clone(),
+                e.tx_date.clone(),
                 e.kind.clone(),
                 e.fiscal_year.map(|y| y.to_string()).unwrap_or_default(),
                 guard_cell(&p.account).into_owned(),
@@ -227,6 +199,7 @@ impl<W: Write> TrailWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fundledger_core::journal::StoredPosting;
 
     #[test]
     fn guards_every_formula_prefix() {
@@ -241,11 +214,11 @@ mod tests {
         check("", "");
     }
 
-    fn entry(postings: Vec<(&str, i64)>) -> EntryView {
-        EntryView {
+    fn entry(postings: Vec<(&str, i64)>) -> JournalEntry {
+        JournalEntry {
             entry_no: 1,
             tx_id: "=evil".into(),
-            date: "2020-03-20".into(),
+            tx_date: "2020-03-20".into(),
             kind: "allocation".into(),
             description: "-desc".into(),
             fiscal_year: Some(2020),
@@ -262,7 +235,9 @@ mod tests {
             hash: "a".repeat(64),
             postings: postings
                 .into_iter()
-                .map(|(a, f)| PostingView {
+                .zip(1..)
+                .map(|((a, f), seq)| StoredPosting {
+                    seq,
                     account: a.into(),
                     amount: Fen(f),
                 })

@@ -1,87 +1,14 @@
 //! Reads: balances, the journal in entry order (paged, so memory stays flat).
 
-use crate::ledger::parse_date;
-use crate::{Result, Store, StoreError};
-use fundledger_core::{Account, Fen, Posting, Transaction, TxKind, TxMeta};
+use crate::{Result, Store};
+pub use fundledger_core::journal::{JournalEntry, StoredPosting};
+use fundledger_core::Fen;
 use sqlx::Row;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BalanceRow {
     pub account: String,
     pub balance: Fen,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredPosting {
-    pub seq: i64,
-    pub account: String,
-    pub amount: Fen,
-}
-
-/// A journal entry exactly as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JournalEntry {
-    pub entry_no: i64,
-    pub tx_id: String,
-    pub tx_date: String,
-    pub kind: String,
-    pub description: String,
-    pub fiscal_year: Option<i64>,
-    pub doc_no: Option<String>,
-    pub voucher_no: Option<String>,
-    pub region_code: Option<String>,
-    pub project_code: Option<String>,
-    pub source_file: Option<String>,
-    pub source_line: Option<i64>,
-    pub details: Option<String>,
-    pub batch_id: i64,
-    pub recorded_at: String,
-    pub prev_hash: String,
-    pub hash: String,
-    pub postings: Vec<StoredPosting>,
-}
-
-impl JournalEntry {
-    /// Rebuilds the core transaction, which re-checks that it balances.
-    pub fn to_transaction(&self) -> Result<Transaction> {
-        let kind = TxKind::parse(&self.kind).ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "entry {}: unknown kind `{}`",
-                self.entry_no, self.kind
-            ))
-        })?;
-        let date = parse_date(&self.tx_date)?;
-        let meta = TxMeta {
-            fiscal_year: self.fiscal_year.map(|y| y as i32),
-            doc_no: self.doc_no.clone(),
-            voucher_no: self.voucher_no.clone(),
-            region_code: self.region_code.clone(),
-            project_code: self.project_code.clone(),
-            source_file: self.source_file.clone(),
-            source_line: self.source_line.map(|l| l as u64),
-            details: self.details.clone(),
-        };
-        let postings = self
-            .postings
-            .iter()
-            .map(|p| {
-                Ok(Posting {
-                    account: Account::parse(&p.account).map_err(|e| {
-                        StoreError::Corrupt(format!("entry {}: {e}", self.entry_no))
-                    })?,
-                    amount: p.amount,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Transaction::new(
-            self.tx_id.clone(),
-            date,
-            kind,
-            self.description.clone(),
-            meta,
-            postings,
-        )?)
-    }
 }
 
 /// Everything that identifies the ledger's state, for "nothing changed" tests.

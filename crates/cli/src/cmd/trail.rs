@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use fundledger_core::divisions::DivisionTable;
 use fundledger_core::{ProjectCode, RegionCode};
 use fundledger_formats::export::{
-    write_journal_entry, write_journal_header, EntryView, HashingWriter, PostingView, TrailWriter,
+    write_journal_entry, write_journal_header, HashingWriter, TrailWriter,
 };
 use fundledger_store::{JournalEntry, Store};
 use std::io::{BufWriter, Write};
@@ -15,36 +15,6 @@ pub async fn export(store: &Store, command: ExportCommand) -> Result<Outcome> {
     match command {
         ExportCommand::Journal { output } => journal(store, output).await,
         ExportCommand::Trail(args) => trail(store, args).await,
-    }
-}
-
-fn view(e: JournalEntry) -> EntryView {
-    EntryView {
-        entry_no: e.entry_no,
-        tx_id: e.tx_id,
-        date: e.tx_date,
-        kind: e.kind,
-        description: e.description,
-        fiscal_year: e.fiscal_year,
-        doc_no: e.doc_no,
-        voucher_no: e.voucher_no,
-        region_code: e.region_code,
-        project_code: e.project_code,
-        source_file: e.source_file,
-        source_line: e.source_line,
-        details: e.details,
-        batch_id: e.batch_id,
-        recorded_at: e.recorded_at,
-        prev_hash: e.prev_hash,
-        hash: e.hash,
-        postings: e
-            .postings
-            .into_iter()
-            .map(|p| PostingView {
-                account: p.account,
-                amount: p.amount,
-            })
-            .collect(),
     }
 }
 
@@ -69,7 +39,7 @@ async fn journal(store: &Store, output: Option<std::path::PathBuf>) -> Result<Ou
         let Some(last) = page.last() else { break };
         after = last.entry_no;
         for e in page {
-            write_journal_entry(&mut out, &view(e))?;
+            write_journal_entry(&mut out, &e)?;
         }
     }
     out.flush()?;
@@ -179,7 +149,7 @@ async fn trail(store: &Store, args: TrailArgs) -> Result<Outcome> {
         let Some(last) = page.last() else { break };
         after = last.entry_no;
         for e in page.into_iter().filter(|e| filter.keeps(e, &divisions)) {
-            writer.write_entry(&view(e))?;
+            writer.write_entry(&e)?;
         }
     }
     let (hashing, totals) = writer.finish()?;
