@@ -8,6 +8,7 @@ use fundledger_core::reconcile::{LineYear, ReconcileParams, Reconciler, Report, 
 use fundledger_core::{DocNo, Fen, LineKey, ProjectCode, RegionCode};
 use futures_util::TryStreamExt;
 use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashSet};
 
@@ -26,125 +27,147 @@ fn key(doc: &str, region: &str, project: &str) -> Result<LineKey> {
 impl Store {
     /// Every line-year in the ledger, keyed by (fiscal year, line).
     pub async fn line_years(&self) -> Result<Vec<LineYear>> {
-        let mut years: BTreeMap<(i32, LineKey), LineYear> = BTreeMap::new();
-        let lines = sqlx::query(
-            "SELECT doc_no, region_code, project_code, origin_year, doc_date, deadline_days, amount_fen \
-             FROM indicator_lines",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        for r in &lines {
-            let k = key(
-                &r.try_get::<String, _>(0)?,
-                &r.try_get::<String, _>(1)?,
-                &r.try_get::<String, _>(2)?,
-            )?;
-            let origin = r.try_get::<i64, _>(3)? as i32;
-            let doc_date = parse_date(&r.try_get::<String, _>(4)?)?;
-            years.insert(
-                (origin, k.clone()),
-                LineYear {
-                    key: k,
-                    fiscal_year: origin,
-                    origin_year: origin,
-                    doc_date,
-                    deadline_days: r.try_get(5)?,
-                    allocation_events: vec![(doc_date, Fen(r.try_get(6)?))],
-                },
-            );
-        }
-        let reductions = sqlx::query(
-            "SELECT r.target_doc_no, r.region_code, r.project_code, r.doc_date, r.amount_fen, l.origin_year \
-             FROM reductions r JOIN indicator_lines l ON l.doc_no = r.target_doc_no \
-             AND l.region_code = r.region_code AND l.project_code = r.project_code",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        for r in &reductions {
-            let k = key(
-                &r.try_get::<String, _>(0)?,
-                &r.try_get::<String, _>(1)?,
-                &r.try_get::<String, _>(2)?,
-            )?;
-            let origin = r.try_get::<i64, _>(5)? as i32;
-            let date = parse_date(&r.try_get::<String, _>(3)?)?;
-            let line = years
-                .get_mut(&(origin, k))
-                .ok_or_else(|| StoreError::Corrupt("reduction without its line".into()))?;
-            line.allocation_events.push((date, Fen(r.try_get(4)?)));
-        }
-        let carries = sqlx::query(
-            "SELECT doc_no, to_region, project_code, from_year, origin_year, doc_date, deadline_days, carried_on, amount_fen \
-             FROM carries",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        for r in &carries {
-            let k = key(
-                &r.try_get::<String, _>(0)?,
-                &r.try_get::<String, _>(1)?,
-                &r.try_get::<String, _>(2)?,
-            )?;
-            let year = r.try_get::<i64, _>(3)? as i32 + 1;
-            years.insert(
-                (year, k.clone()),
-                LineYear {
-                    key: k,
-                    fiscal_year: year,
-                    origin_year: r.try_get::<i64, _>(4)? as i32,
-                    doc_date: parse_date(&r.try_get::<String, _>(5)?)?,
-                    deadline_days: r.try_get(6)?,
-                    allocation_events: vec![(
-                        parse_date(&r.try_get::<String, _>(7)?)?,
-                        Fen(r.try_get(8)?),
-                    )],
-                },
-            );
-        }
-        Ok(years.into_values().collect())
+        let mut conn = self.pool().acquire().await?;
+        load_line_years(&mut conn).await
     }
 
-    /// Runs the reconciliation of SPEC §5 over the whole ledger.
+    /// Runs the reconciliation of SPEC §5 over the whole ledger, reading
+    /// lines, refunds and vouchers in one snapshot: an import committing
+    /// meanwhile is either wholly in the report or wholly out of it.
     pub async fn reconcile(&self, params: ReconcileParams) -> Result<Report> {
-        let as_of = params.as_of;
-        let lines = self.line_years().await?;
+        let as_of = params.as_of.format("%Y-%m-%d").to_string();
+        let mut tx = self.pool().begin().await?;
+        if self.backend() == Backend::Postgres {
+            // READ COMMITTED (the default) takes a new snapshot per statement.
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let lines = load_line_years(&mut tx).await?;
         let refunded: Vec<String> =
             sqlx::query_scalar("SELECT DISTINCT original_voucher_no FROM vouchers WHERE original_voucher_no IS NOT NULL")
-                .fetch_all(self.pool())
+                .fetch_all(&mut *tx)
                 .await?;
         let mut engine =
             Reconciler::new(lines, refunded.into_iter().collect::<HashSet<_>>(), params);
-        // One query streamed row by row: keyset pages re-scanned and
-        // re-sorted the remaining vouchers for every page on PostgreSQL (no
-        // index serves the byte order), quadratic in vouchers.
-        let sql = self.voucher_stream_sql();
-        let mut rows = sqlx::query(&sql)
-            .bind(as_of.format("%Y-%m-%d").to_string())
-            .fetch(self.pool());
-        while let Some(row) = rows.try_next().await? {
-            engine
-                .push(voucher_in(&row)?)
-                .map_err(|e| StoreError::Refused(e.to_string()))?;
-        }
+        stream_vouchers(&mut tx, self.backend(), &as_of, &mut engine).await?;
+        tx.rollback().await?;
         engine
             .finish()
             .map_err(|e| StoreError::Refused(e.to_string()))
     }
+}
 
-    /// Vouchers dated <= $1 in (paid_on, voucher_no) byte order.
-    fn voucher_stream_sql(&self) -> String {
-        // PostgreSQL compares text by the database collation; the engine
-        // needs byte order, as SQLite gives by default.
-        let c = if self.backend() == Backend::Postgres {
-            " COLLATE \"C\""
-        } else {
-            ""
-        };
-        format!(
-            "SELECT voucher_no, paid_on, fiscal_year, region_code, project_code, doc_no, amount_fen, original_voucher_no \
-             FROM vouchers WHERE paid_on <= $1 ORDER BY paid_on, voucher_no{c}"
-        )
+/// Vouchers dated <= `as_of` in (paid_on, voucher_no) byte order, as one
+/// query streamed row by row. Keyset pages re-scanned and re-sorted the
+/// remaining vouchers for every page on PostgreSQL (no index serves the byte
+/// order `COLLATE "C"`), quadratic in vouchers; on SQLite, whose default
+/// collation is byte order, pages were no faster (sqlx hands rows over one by
+/// one either way).
+async fn stream_vouchers(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    as_of: &str,
+    engine: &mut Reconciler,
+) -> Result<()> {
+    let sql = match backend {
+        Backend::Sqlite => format!(
+            "SELECT {VOUCHER_COLUMNS} FROM vouchers WHERE paid_on <= ? ORDER BY paid_on, voucher_no"
+        ),
+        Backend::Postgres => format!(
+            "SELECT {VOUCHER_COLUMNS} FROM vouchers WHERE paid_on <= $1 \
+             ORDER BY paid_on COLLATE \"C\", voucher_no COLLATE \"C\""
+        ),
+    };
+    let mut rows = sqlx::query(&sql).bind(as_of).fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await? {
+        engine
+            .push(voucher_in(&row)?)
+            .map_err(|e| StoreError::Refused(e.to_string()))?;
     }
+    Ok(())
+}
+
+const VOUCHER_COLUMNS: &str = "voucher_no, paid_on, fiscal_year, region_code, project_code, doc_no, amount_fen, original_voucher_no";
+
+/// Every line-year, read on `conn` (inside the caller's snapshot).
+async fn load_line_years(conn: &mut AnyConnection) -> Result<Vec<LineYear>> {
+    let mut years: BTreeMap<(i32, LineKey), LineYear> = BTreeMap::new();
+    let lines = sqlx::query(
+        "SELECT doc_no, region_code, project_code, origin_year, doc_date, deadline_days, amount_fen \
+         FROM indicator_lines",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in &lines {
+        let k = key(
+            &r.try_get::<String, _>(0)?,
+            &r.try_get::<String, _>(1)?,
+            &r.try_get::<String, _>(2)?,
+        )?;
+        let origin = r.try_get::<i64, _>(3)? as i32;
+        let doc_date = parse_date(&r.try_get::<String, _>(4)?)?;
+        years.insert(
+            (origin, k.clone()),
+            LineYear {
+                key: k,
+                fiscal_year: origin,
+                origin_year: origin,
+                doc_date,
+                deadline_days: r.try_get(5)?,
+                allocation_events: vec![(doc_date, Fen(r.try_get(6)?))],
+            },
+        );
+    }
+    let reductions = sqlx::query(
+        "SELECT r.target_doc_no, r.region_code, r.project_code, r.doc_date, r.amount_fen, l.origin_year \
+         FROM reductions r JOIN indicator_lines l ON l.doc_no = r.target_doc_no \
+         AND l.region_code = r.region_code AND l.project_code = r.project_code",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in &reductions {
+        let k = key(
+            &r.try_get::<String, _>(0)?,
+            &r.try_get::<String, _>(1)?,
+            &r.try_get::<String, _>(2)?,
+        )?;
+        let origin = r.try_get::<i64, _>(5)? as i32;
+        let date = parse_date(&r.try_get::<String, _>(3)?)?;
+        let line = years
+            .get_mut(&(origin, k))
+            .ok_or_else(|| StoreError::Corrupt("reduction without its line".into()))?;
+        line.allocation_events.push((date, Fen(r.try_get(4)?)));
+    }
+    let carries = sqlx::query(
+        "SELECT doc_no, to_region, project_code, from_year, origin_year, doc_date, deadline_days, carried_on, amount_fen \
+         FROM carries",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in &carries {
+        let k = key(
+            &r.try_get::<String, _>(0)?,
+            &r.try_get::<String, _>(1)?,
+            &r.try_get::<String, _>(2)?,
+        )?;
+        let year = r.try_get::<i64, _>(3)? as i32 + 1;
+        years.insert(
+            (year, k.clone()),
+            LineYear {
+                key: k,
+                fiscal_year: year,
+                origin_year: r.try_get::<i64, _>(4)? as i32,
+                doc_date: parse_date(&r.try_get::<String, _>(5)?)?,
+                deadline_days: r.try_get(6)?,
+                allocation_events: vec![(
+                    parse_date(&r.try_get::<String, _>(7)?)?,
+                    Fen(r.try_get(8)?),
+                )],
+            },
+        );
+    }
+    Ok(years.into_values().collect())
 }
 
 fn voucher_in(r: &AnyRow) -> Result<VoucherIn> {
