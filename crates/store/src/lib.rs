@@ -14,6 +14,7 @@ pub mod ledger;
 mod read;
 mod reconcile;
 mod rollover;
+pub mod seal;
 pub mod testing;
 mod verify;
 pub mod write;

@@ -2,6 +2,7 @@
 
 use crate::ledger::DOMAIN_TABLES;
 use crate::read::JournalEntry;
+use crate::seal::{batch_content, seal_hash, JournalHead};
 use crate::write::Val;
 use crate::{Result, Store};
 use fundledger_core::tx::{canonical_bytes, chain_hash, ChainPosition, GENESIS_HASH};
@@ -32,6 +33,10 @@ pub struct VerifyReport {
     pub entries: i64,
     pub postings: i64,
     pub head_hash: String,
+    /// Batches (one per command or imported file), each sealed.
+    pub batches: i64,
+    /// The last seal's hash: with `head_hash`, pins every stored row.
+    pub seal_head: String,
     pub failures: Vec<VerifyFailure>,
 }
 
@@ -50,6 +55,8 @@ struct Checker {
     failures: Vec<VerifyFailure>,
     postings: i64,
     details_refs: HashMap<&'static str, i64>,
+    /// The last entry of each batch, for the journal head its seal records.
+    batch_last: BTreeMap<i64, JournalHead>,
     /// The last entry that posted to each account, so a balances row that
     /// disagrees with the postings is reported against a concrete entry.
     last_poster: HashMap<String, (i64, String)>,
@@ -78,6 +85,8 @@ impl Checker {
             self.fail(e, message);
         }
         self.expected_entry = e.entry_no + 1;
+        self.batch_last
+            .insert(e.batch_id, (e.entry_no, e.hash.clone()));
         if e.prev_hash != self.prev_hash {
             self.fail(
                 e,
@@ -110,6 +119,7 @@ impl Checker {
                 self.check_kind_invariants(e, tx.kind());
             }
         }
+        self.count_details(e);
         for p in &e.postings {
             let balance = self.balances.entry(p.account.clone()).or_insert(0);
             match balance.checked_add(p.amount.0) {
@@ -168,6 +178,11 @@ impl Checker {
             }
             _ => {}
         }
+    }
+
+    /// Counts the record row an entry's details name, whether or not the
+    /// entry itself is intact: a broken entry still owns its row.
+    fn count_details(&mut self, e: &JournalEntry) {
         if let Some(d) = &e.details {
             let table = d.split('|').next().unwrap_or("");
             match DOMAIN_TABLES.iter().find(|t| t.name == table) {
@@ -194,6 +209,7 @@ impl Store {
             postings: 0,
             details_refs: HashMap::new(),
             last_poster: HashMap::new(),
+            batch_last: BTreeMap::new(),
         };
         let max = self.max_entry_no().await?;
         let mut after = 0;
@@ -223,10 +239,13 @@ impl Store {
                 });
             }
         }
+        let (batches, seal_head) = self.check_seals(&mut c).await?;
         Ok(VerifyReport {
             entries,
             postings: c.postings,
             head_hash: c.prev_hash,
+            batches,
+            seal_head,
             failures: c.failures,
         })
     }
@@ -307,6 +326,63 @@ impl Store {
         Ok(())
     }
 
+    /// Walks the seal chain and rebuilds each batch's sealed content from
+    /// its rows; returns (batches, seal head).
+    async fn check_seals(&self, c: &mut Checker) -> Result<(i64, String)> {
+        let mut conn = self.pool().acquire().await?;
+        let seals: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT batch_id, content, prev_hash, hash FROM seals ORDER BY batch_id",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let batch_ids: Vec<i64> =
+            sqlx::query_scalar("SELECT batch_id FROM batches ORDER BY batch_id")
+                .fetch_all(&mut *conn)
+                .await?;
+        let sealed: BTreeSet<i64> = seals.iter().map(|s| s.0).collect();
+        for id in batch_ids.iter().filter(|id| !sealed.contains(id)) {
+            c.failures.push(batch_failure(
+                *id,
+                "has no seal: its seal was removed, or the batch was added outside fundledger"
+                    .into(),
+            ));
+        }
+        let mut prev = GENESIS_HASH.to_string();
+        for (batch_id, content, prev_hash, hash) in &seals {
+            if *prev_hash != prev {
+                c.failures.push(batch_failure(
+                    *batch_id,
+                    "seal chain broken: a seal before it was changed, removed or reordered".into(),
+                ));
+            }
+            if seal_hash(prev_hash, content) != *hash {
+                c.failures.push(batch_failure(
+                    *batch_id,
+                    "seal hash mismatch: the seal itself was edited".into(),
+                ));
+            }
+            let head = c
+                .batch_last
+                .range(..=*batch_id)
+                .next_back()
+                .map(|(_, h)| h.clone())
+                .unwrap_or_else(|| (0, GENESIS_HASH.to_string()));
+            match batch_content(&mut conn, *batch_id, &head).await? {
+                None => c.failures.push(batch_failure(
+                    *batch_id,
+                    "batches row was sealed but is missing".into(),
+                )),
+                Some(found) if found != *content => c.failures.push(batch_failure(
+                    *batch_id,
+                    content_difference(content, &found),
+                )),
+                Some(_) => {}
+            }
+            prev = hash.clone();
+        }
+        Ok((batch_ids.len() as i64, prev))
+    }
+
     async fn check_balances(&self, c: &mut Checker) -> Result<()> {
         let stored: BTreeMap<String, i64> =
             sqlx::query_as::<_, (String, i64)>("SELECT account, balance_fen FROM balances")
@@ -347,6 +423,38 @@ impl Store {
             });
         }
         Ok(())
+    }
+}
+
+/// A failure that belongs to a batch rather than to a journal entry.
+fn batch_failure(batch_id: i64, message: String) -> VerifyFailure {
+    VerifyFailure {
+        entry_no: None,
+        tx_id: None,
+        message: format!("batch {batch_id}: {message}"),
+    }
+}
+
+/// The first line where the sealed content and the rows disagree, said in
+/// terms of the row's table.
+fn content_difference(sealed: &str, found: &str) -> String {
+    let table = |l: &str| l.split('|').next().unwrap_or("").to_string();
+    let (mut a, mut b) = (sealed.lines(), found.lines());
+    loop {
+        match (a.next(), b.next()) {
+            (Some(x), Some(y)) if x == y => continue,
+            (Some(x), Some(y)) if table(x) == table(y) => {
+                return format!(
+                    "{} row differs from what was sealed: sealed `{x}`, found `{y}`",
+                    table(x)
+                )
+            }
+            (Some(x), _) => return format!("{} row was sealed but is missing: `{x}`", table(x)),
+            (None, Some(y)) => {
+                return format!("{} row is not in the batch's seal: `{y}`", table(y))
+            }
+            (None, None) => return "sealed content differs".to_string(),
+        }
     }
 }
 

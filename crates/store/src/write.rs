@@ -1,6 +1,7 @@
 //! One write transaction per command: the writer lock, the batch record, the
 //! hash chain and buffered multi-row inserts.
 
+use crate::seal::JournalHead;
 use crate::{Backend, Result, Store, StoreError};
 use fundledger_core::tx::{canonical_bytes, chain_hash, ChainPosition, GENESIS_HASH};
 use fundledger_core::Transaction;
@@ -52,6 +53,9 @@ pub struct WriteTx {
     head_hash: String,
     buffers: BTreeMap<&'static str, RowBuffer>,
     balance_deltas: BTreeMap<String, i64>,
+    /// Batches this command finished, each with the journal head after it;
+    /// sealed in this order at commit (the current batch is added then).
+    batches: Vec<(i64, JournalHead)>,
     appended: u64,
     finished: bool,
 }
@@ -97,6 +101,7 @@ impl WriteTx {
             head_hash: GENESIS_HASH.to_string(),
             buffers: BTreeMap::new(),
             balance_deltas: BTreeMap::new(),
+            batches: Vec::new(),
             appended: 0,
             finished: false,
         };
@@ -129,6 +134,10 @@ impl WriteTx {
         .bind(self.recorded_at.clone())
         .execute(&mut *self.conn)
         .await?;
+        if self.batch_id != 0 {
+            let head = self.journal_head();
+            self.batches.push((self.batch_id, head));
+        }
         self.batch_id = batch;
         Ok(batch)
     }
@@ -139,6 +148,11 @@ impl WriteTx {
     pub fn batch_id(&self) -> i64 {
         self.batch_id
     }
+    /// The last entry appended, in this command or before it.
+    fn journal_head(&self) -> JournalHead {
+        (self.next_entry_no - 1, self.head_hash.clone())
+    }
+
     /// Transactions appended so far in this command.
     pub fn appended(&self) -> u64 {
         self.appended
@@ -239,7 +253,8 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Writes balances and commits. Nothing is visible to others before this.
+    /// Writes balances, seals this command's batches and commits. Nothing
+    /// is visible to others before this.
     pub async fn commit(mut self) -> Result<()> {
         self.flush().await?;
         let deltas = std::mem::take(&mut self.balance_deltas);
@@ -253,6 +268,9 @@ impl WriteTx {
             .execute(&mut *self.conn)
             .await?;
         }
+        let last = (self.batch_id, self.journal_head());
+        self.batches.push(last);
+        crate::seal::seal_batches(&mut self.conn, &self.batches).await?;
         self.conn.execute("COMMIT").await?;
         self.finished = true;
         Ok(())

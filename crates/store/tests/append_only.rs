@@ -20,6 +20,7 @@ const APPEND_ONLY: &[(&str, &str)] = &[
     ("rollovers", "recover_after"),
     ("closings", "through_date"),
     ("region_extensions", "name"),
+    ("seals", "content"),
 ];
 
 async fn row_count(store: &Store, table: &str) -> i64 {

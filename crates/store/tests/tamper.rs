@@ -23,6 +23,7 @@ const APPEND_ONLY: &[&str] = &[
     "rollovers",
     "closings",
     "region_extensions",
+    "seals",
 ];
 
 fn drop_triggers_sql(backend: Backend) -> Vec<String> {
@@ -325,5 +326,112 @@ async fn changed_entry_with_its_hash_recomputed() {
             failures.iter().all(|f| f.entry_no != Some(13)),
             "{failures:?}"
         );
+    }
+}
+
+/// The rows no journal entry covers (`full_ledger` holds a row in each):
+/// closings, rollovers, region extensions, the batch records and the seals
+/// themselves, and the journal's tail. Changing or deleting any one of them
+/// is named by verify, with its batch. FKs are switched off so a row can go
+/// alone, as a forger would do it.
+#[tokio::test]
+async fn rollover_close_and_region_rows_changed_or_deleted() {
+    let cases: &[(&str, &str)] = &[
+        ("carries", "UPDATE carries SET amount_fen = amount_fen + 1"),
+        ("carries", "DELETE FROM carries"),
+        (
+            "recoveries",
+            "UPDATE recoveries SET amount_fen = amount_fen + 1",
+        ),
+        ("recoveries", "DELETE FROM recoveries"),
+        (
+            "rollovers",
+            "UPDATE rollovers SET recover_after = recover_after + 5",
+        ),
+        (
+            "rollovers",
+            "DELETE FROM rollovers WHERE fiscal_year = 2022",
+        ),
+        (
+            "closings",
+            "UPDATE closings SET through_date = '2021-06-30'",
+        ),
+        ("closings", "DELETE FROM closings"),
+        (
+            "region_extensions",
+            "UPDATE region_extensions SET name = '韶关新区'",
+        ),
+        ("region_extensions", "DELETE FROM region_extensions"),
+        (
+            "batches",
+            "UPDATE batches SET file_sha256 = 'ab' || file_sha256 WHERE file_sha256 IS NOT NULL",
+        ),
+        (
+            "batches",
+            "UPDATE batches SET command = 'budget set' WHERE command = 'rollover'",
+        ),
+        (
+            "batches",
+            "DELETE FROM batches WHERE batch_id = (SELECT MAX(batch_id) FROM batches)",
+        ),
+        (
+            "seal",
+            "UPDATE seals SET content = content || ' ' WHERE batch_id = 2",
+        ),
+        ("seal", "DELETE FROM seals WHERE batch_id = 2"),
+        (
+            "seal",
+            "DELETE FROM seals WHERE batch_id = (SELECT MAX(batch_id) FROM seals)",
+        ),
+        // The journal's last entry with everything that points at it: the
+        // journal chain alone cannot see a shorter tail, the seals can.
+        (
+            "journal",
+            "DELETE FROM recoveries WHERE entry_no = (SELECT MAX(entry_no) FROM journal)",
+        ),
+    ];
+    for db in TestDb::all() {
+        for (table, sql) in cases {
+            let fresh = match db.backend {
+                Backend::Sqlite => TestDb::sqlite(),
+                Backend::Postgres => TestDb::postgres().expect("configured"),
+            };
+            let store = fresh.store().await;
+            common::full_ledger(&store).await;
+            let clean = store.verify().await.expect("verify before tampering");
+            assert!(clean.ok(), "{:?}: {:?}", db.backend, clean.failures);
+            let off = match db.backend {
+                Backend::Sqlite => "PRAGMA foreign_keys = OFF",
+                Backend::Postgres => "SET session_replication_role = replica",
+            };
+            let mut statements = drop_triggers_sql(db.backend);
+            statements.push(off.to_string());
+            statements.push(sql.to_string());
+            if *table == "journal" {
+                for t in ["postings", "journal"] {
+                    statements.push(format!(
+                        "DELETE FROM {t} WHERE entry_no = (SELECT MAX(entry_no) FROM journal)"
+                    ));
+                }
+                statements.push(
+                    "UPDATE balances SET balance_fen = 0 WHERE account LIKE '%recovered%'".into(),
+                );
+            }
+            tamper(&store, &statements).await;
+            let report = store.verify().await.expect("verify after tampering");
+            assert!(
+                report.failures.iter().any(|f| f.message.contains(table)
+                    && (f.entry_no.is_some() || f.message.starts_with("batch "))),
+                "{:?}: `{sql}` not named by verify:\n{}",
+                db.backend,
+                report
+                    .failures
+                    .iter()
+                    .map(|f| format!("  {f}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            store.close().await;
+        }
     }
 }

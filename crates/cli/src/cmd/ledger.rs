@@ -147,6 +147,8 @@ pub async fn verify(store: &Store, args: VerifyArgs) -> Result<Outcome> {
                 "entries": report.entries,
                 "postings": report.postings,
                 "chain_head": report.head_hash,
+                "batches": report.batches,
+                "seal_head": report.seal_head,
                 "failures": report.failures.iter().map(|f| serde_json::json!({
                     "entry_no": f.entry_no, "tx_id": f.tx_id, "message": f.message,
                 })).collect::<Vec<_>>(),
@@ -161,6 +163,8 @@ pub async fn verify(store: &Store, args: VerifyArgs) -> Result<Outcome> {
             text.push_str(&format!("entries {}\n", report.entries));
             text.push_str(&format!("postings {}\n", report.postings));
             text.push_str(&format!("chain head {}\n", report.head_hash));
+            text.push_str(&format!("batches {}\n", report.batches));
+            text.push_str(&format!("seal head {}\n", report.seal_head));
             crate::output::emit(&text)?;
         }
     }
