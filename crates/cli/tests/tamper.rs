@@ -6,43 +6,17 @@
 
 mod support;
 
+use fundledger_store::testing::drop_append_only_triggers_sql;
 use sqlx::Executor;
 use support::{fl, gd_ledger, TestDb};
-
-const TABLES: &[&str] = &[
-    "batches",
-    "journal",
-    "postings",
-    "indicator_lines",
-    "reductions",
-    "vouchers",
-    "carries",
-    "recoveries",
-    "rollovers",
-    "closings",
-    "region_extensions",
-    "seals",
-];
 
 fn tamper(db: &TestDb, statements: &[&str]) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = db.store().await;
         let mut conn = store.pool().acquire().await.unwrap();
-        for t in TABLES {
-            let drops = match db.backend {
-                fundledger_store::Backend::Sqlite => vec![
-                    format!("DROP TRIGGER {t}_no_update"),
-                    format!("DROP TRIGGER {t}_no_delete"),
-                ],
-                fundledger_store::Backend::Postgres => vec![
-                    format!("DROP TRIGGER {t}_append_only ON {t}"),
-                    format!("DROP TRIGGER {t}_no_truncate ON {t}"),
-                ],
-            };
-            for sql in drops {
-                conn.execute(sql.as_str()).await.unwrap();
-            }
+        for sql in drop_append_only_triggers_sql(db.backend) {
+            conn.execute(sql.as_str()).await.unwrap();
         }
         for sql in statements {
             conn.execute(*sql).await.unwrap();

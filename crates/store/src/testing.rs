@@ -7,6 +7,40 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Every table the migrations make append-only by trigger.
+pub const APPEND_ONLY_TABLES: &[&str] = &[
+    "batches",
+    "journal",
+    "postings",
+    "indicator_lines",
+    "reductions",
+    "vouchers",
+    "carries",
+    "recoveries",
+    "rollovers",
+    "closings",
+    "region_extensions",
+    "seals",
+];
+
+/// SQL that drops every append-only trigger, as anyone with raw database
+/// access can: the tamper tests start here.
+pub fn drop_append_only_triggers_sql(backend: crate::Backend) -> Vec<String> {
+    APPEND_ONLY_TABLES
+        .iter()
+        .flat_map(|t| match backend {
+            crate::Backend::Sqlite => vec![
+                format!("DROP TRIGGER {t}_no_update"),
+                format!("DROP TRIGGER {t}_no_delete"),
+            ],
+            crate::Backend::Postgres => vec![
+                format!("DROP TRIGGER {t}_append_only ON {t}"),
+                format!("DROP TRIGGER {t}_no_truncate ON {t}"),
+            ],
+        })
+        .collect()
+}
+
 /// A database that exists for one test and is removed afterwards.
 pub struct TestDb {
     pub url: String,

@@ -115,3 +115,24 @@ async fn balances_and_projects_are_not_append_only() {
         store.close().await;
     }
 }
+
+/// The tamper tests drop the triggers of `testing::APPEND_ONLY_TABLES`; this
+/// list, that one and the migrations' triggers must name the same tables.
+#[tokio::test]
+async fn append_only_lists_match_the_migrations() {
+    use fundledger_store::testing::APPEND_ONLY_TABLES;
+    let here: Vec<&str> = APPEND_ONLY.iter().map(|(t, _)| *t).collect();
+    assert_eq!(here, APPEND_ONLY_TABLES);
+    let db = TestDb::sqlite();
+    let store = db.store().await;
+    let mut with_triggers: Vec<String> = sqlx::query_scalar(
+        "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_no_update'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    with_triggers.sort();
+    let mut listed: Vec<String> = APPEND_ONLY_TABLES.iter().map(|t| t.to_string()).collect();
+    listed.sort();
+    assert_eq!(with_triggers, listed);
+}

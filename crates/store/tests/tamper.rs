@@ -7,40 +7,9 @@
 mod common;
 
 use fundledger_core::tx::{canonical_bytes, chain_hash, ChainPosition};
-use fundledger_store::testing::TestDb;
+use fundledger_store::testing::{drop_append_only_triggers_sql, TestDb};
 use fundledger_store::{Backend, Store, VerifyFailure};
 use sqlx::Executor;
-
-const APPEND_ONLY: &[&str] = &[
-    "batches",
-    "journal",
-    "postings",
-    "indicator_lines",
-    "reductions",
-    "vouchers",
-    "carries",
-    "recoveries",
-    "rollovers",
-    "closings",
-    "region_extensions",
-    "seals",
-];
-
-fn drop_triggers_sql(backend: Backend) -> Vec<String> {
-    APPEND_ONLY
-        .iter()
-        .flat_map(|t| match backend {
-            Backend::Sqlite => vec![
-                format!("DROP TRIGGER {t}_no_update"),
-                format!("DROP TRIGGER {t}_no_delete"),
-            ],
-            Backend::Postgres => vec![
-                format!("DROP TRIGGER {t}_append_only ON {t}"),
-                format!("DROP TRIGGER {t}_no_truncate ON {t}"),
-            ],
-        })
-        .collect()
-}
 
 /// Runs the tamper statements on one connection (the swap uses a temporary
 /// table, which lives in one session).
@@ -83,7 +52,7 @@ async fn check_on(
     let clean = store.verify().await.expect("verify before tampering");
     assert!(clean.ok(), "{:?}: {:?}", db.backend, clean.failures);
     assert_eq!(clean.entries, 18, "{:?}: fixture layout", db.backend);
-    let mut statements = drop_triggers_sql(db.backend);
+    let mut statements = drop_append_only_triggers_sql(db.backend);
     statements.extend(tamper_sql.iter().map(|s| s.to_string()));
     tamper(&store, &statements).await;
     let report = store.verify().await.expect("verify after tampering");
@@ -404,7 +373,7 @@ async fn rollover_close_and_region_rows_changed_or_deleted() {
                 Backend::Sqlite => "PRAGMA foreign_keys = OFF",
                 Backend::Postgres => "SET session_replication_role = replica",
             };
-            let mut statements = drop_triggers_sql(db.backend);
+            let mut statements = drop_append_only_triggers_sql(db.backend);
             statements.push(off.to_string());
             statements.push(sql.to_string());
             if *table == "journal" {
