@@ -203,13 +203,14 @@ pub async fn import(store: &Store, command: ImportCommand) -> Result<Outcome> {
     if options.dry_run {
         w.rollback().await?;
         eprintln!("dry run, nothing written: {summary}");
+    } else if outcome.added == 0 {
+        // Every row was already there: keep not even the batch records, so
+        // a re-import leaves the database exactly as it was.
+        w.rollback().await?;
+        eprintln!("nothing new: {summary}");
     } else {
         w.commit().await?;
-        if outcome.added == 0 {
-            eprintln!("nothing new: {summary}");
-        } else {
-            eprintln!("{summary}");
-        }
+        eprintln!("{summary}");
     }
     Ok(Outcome::Ok)
 }

@@ -177,12 +177,19 @@ pub fn read_fixture(rel: &str) -> String {
 pub struct Fingerprint {
     pub balance_csv: String,
     pub journal: String,
+    /// `verify`'s batch count and seal head: a command that wrote no
+    /// transaction but left a batch (or a closing) behind still shows here.
+    pub batches_and_seal_head: String,
 }
 
 pub fn fingerprint(db: &TestDb) -> Fingerprint {
+    let verify: serde_json::Value =
+        serde_json::from_str(&fl(db, &["verify", "--format", "json"]).ok().stdout)
+            .expect("verify json");
     Fingerprint {
         balance_csv: fl(db, &["balance", "--format", "csv"]).ok().stdout,
         journal: fl(db, &["export", "journal"]).ok().stdout,
+        batches_and_seal_head: format!("{} {}", verify["batches"], verify["seal_head"]),
     }
 }
 
