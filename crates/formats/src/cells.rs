@@ -167,30 +167,35 @@ fn plain_integer(int_part: &str) -> Option<String> {
 
 /// Largest magnitude (in the unit) an xlsx float may hold and still convert
 /// exactly: 2^53 / 10^decimals keeps every fen representable.
-fn xlsx_float_limit(unit: Unit) -> f64 {
-    9_007_199_254_740_992.0 / 10f64.powi(unit.max_decimals() as i32)
+fn xlsx_float_limit(unit: Unit) -> Decimal {
+    Decimal::from(9_007_199_254_740_992_i64) / Decimal::from(10_i64.pow(unit.max_decimals()))
 }
 
-/// Convert an xlsx (calamine) float cell to fen: round to the unit's precision
-/// and refuse a value more than 1e-9 away from that (e.g. 0.123 yuan). Where
-/// 1e-9 is below the float's own resolution, a few ULPs are tolerated instead.
+/// Convert an xlsx (calamine) float cell to fen without float arithmetic:
+/// the cell's shortest round-trip decimal text (what Excel shows, e.g.
+/// `0.30000000000000004` for 0.1 + 0.2) is read exactly as a Decimal, rounded
+/// to the unit's precision, and refused if more than 1e-9 away from that
+/// (e.g. 0.123 yuan).
 fn amount_from_xlsx_float(value: f64, unit: Unit) -> Result<Fen, String> {
-    if !value.is_finite() || value.abs() > xlsx_float_limit(unit) {
-        return Err(format!("xlsx number {value} is not a usable amount"));
+    let unusable = || format!("xlsx number {value} is not a usable amount");
+    if !value.is_finite() {
+        return Err(unusable());
     }
-    let scale = 10f64.powi(unit.max_decimals() as i32);
-    let units_of_precision = (value * scale).round();
-    let nearest = units_of_precision / scale;
-    let tolerance = 1e-9_f64.max(value.abs() * f64::EPSILON * 4.0);
-    if (value - nearest).abs() > tolerance {
+    // Rust prints an f64 as its shortest round-trip decimal, never in
+    // exponent form; a value with more than 28 decimals is far from fen.
+    let exact = Decimal::from_str(&value.to_string()).map_err(|_| unusable())?;
+    if exact.abs() > xlsx_float_limit(unit) {
+        return Err(unusable());
+    }
+    let nearest = exact.round_dp(unit.max_decimals());
+    if (exact - nearest).abs() > Decimal::new(1, 9) {
         return Err(format!(
             "xlsx number {value} is not a whole number of fen ({} decimals at most in {})",
             unit.max_decimals(),
             unit.name()
         ));
     }
-    let scaled = Decimal::new(units_of_precision as i64, unit.max_decimals());
-    Fen::from_decimal(scaled, unit).map_err(|e| e.to_string())
+    Fen::from_decimal(nearest, unit).map_err(|e| e.to_string())
 }
 
 /// Parse an amount cell. Empty → `Ok(None)`.
@@ -380,6 +385,9 @@ mod tests {
             (36800.5, Yuan, Ok(3_680_050)),
             (0.1 + 0.2, Yuan, Ok(30)),
             (1234567.89, Yuan, Ok(123_456_789)),
+            (123456789012.34, Yuan, Ok(12_345_678_901_234)),
+            (1e-30, Yuan, Ok(0)),
+            (5e-324, Yuan, Ok(0)),
             (-20000.0, Yuan, Ok(-2_000_000)),
             (74.85, Wan, Ok(74_850_000)),
             (3.68005, Wan, Ok(3_680_050)),
