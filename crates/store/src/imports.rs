@@ -5,7 +5,7 @@
 //! raised one at a time, and the caller rolls back if there are any.
 
 use crate::ledger::{
-    append_with_row, closed_through, pool_state, INDICATOR_LINES, REDUCTIONS, VOUCHERS,
+    append_with_details, closed_through, pool_state, INDICATOR_LINES, REDUCTIONS, VOUCHERS,
 };
 use crate::write::{placeholders, Val, WriteTx};
 use crate::{Result, StoreError};
@@ -108,23 +108,38 @@ enum Presence {
     Reject(String),
 }
 
+/// `what` names the row in a rejection; it is only built for one.
 fn presence(
     existing: Option<&Existing>,
     batch_ids: &BTreeSet<i64>,
     details: &str,
-    what: &str,
+    what: impl FnOnce() -> String,
 ) -> Presence {
     match existing {
         None => Presence::New,
         Some(e) if batch_ids.contains(&e.batch_id) => Presence::Reject(format!(
-            "{what} appears twice in this import: first at {}",
+            "{} appears twice in this import: first at {}",
+            what(),
             e.source
         )),
         Some(e) if same_content(e.details.as_deref(), details) => Presence::Skip,
         Some(e) => Presence::Reject(format!(
-            "{what} is already in the ledger with different content (from {})",
+            "{} is already in the ledger with different content (from {})",
+            what(),
             e.source
         )),
+    }
+}
+
+/// What a row added by this command leaves for later rows of the command:
+/// only where it came from. Its details are never compared, because a
+/// second row with its key in the same command is refused as a duplicate
+/// before content is looked at.
+fn added_here(source: String, batch_id: i64) -> Existing {
+    Existing {
+        details: None,
+        source,
+        batch_id,
     }
 }
 
@@ -187,12 +202,9 @@ impl IndicatorImport {
         for (line, id) in lines.into_iter().zip(ids) {
             let row = self.line_row(&line);
             let details = INDICATOR_LINES.details(&row);
-            match presence(
-                existing.get(&id),
-                &self.batch_ids,
-                &details,
-                &format!("line {}", line.key),
-            ) {
+            match presence(existing.get(&id), &self.batch_ids, &details, || {
+                format!("line {}", line.key)
+            }) {
                 Presence::Skip => self.outcome.skipped += 1,
                 Presence::Reject(message) => self.reject(&line.source, Some("doc_no"), message),
                 Presence::New => {
@@ -202,15 +214,9 @@ impl IndicatorImport {
                         self.reject(&line.source, Some(column), message);
                         continue;
                     }
-                    self.add_line(w, &line, row, &id).await?;
-                    existing.insert(
-                        id,
-                        Existing {
-                            details: Some(details),
-                            source: line.source.to_string(),
-                            batch_id: w.batch_id(),
-                        },
-                    );
+                    let source = line.source.to_string();
+                    self.add_line(w, &line, row, details, &id).await?;
+                    existing.insert(id, added_here(source, w.batch_id()));
                 }
             }
         }
@@ -269,6 +275,7 @@ impl IndicatorImport {
         w: &mut WriteTx,
         l: &IndicatorLine,
         row: Vec<Val>,
+        details: String,
         id: &str,
     ) -> Result<()> {
         let year = l.fiscal_year;
@@ -285,7 +292,7 @@ impl IndicatorImport {
             "allocation {} {} {}",
             l.key.doc_no, l.key.region, l.key.project
         );
-        append_with_row(w, &INDICATOR_LINES, row, |details| {
+        append_with_details(w, &INDICATOR_LINES, row, details, |details| {
             Ok(Transaction::transfer(
                 id.to_string(),
                 l.doc_date,
@@ -356,12 +363,9 @@ impl IndicatorImport {
         ];
         let details = REDUCTIONS.details(&row);
         let existing = existing_by_tx_id(w, std::slice::from_ref(&id)).await?;
-        match presence(
-            existing.get(&id),
-            &self.batch_ids,
-            &details,
-            &format!("reduction {}", r.key),
-        ) {
+        match presence(existing.get(&id), &self.batch_ids, &details, || {
+            format!("reduction {}", r.key)
+        }) {
             Presence::Skip => {
                 self.outcome.skipped += 1;
                 return Ok(());
@@ -426,18 +430,20 @@ impl IndicatorImport {
             project_code: Some(r.key.project.to_string()),
             source_file: Some(r.source.file.clone()),
             source_line: Some(r.source.line),
-            details: Some(details),
             ..TxMeta::default()
         };
         let description = format!("adjustment {} reduces {}", r.key.doc_no, r.target);
         let amount = Fen(-r.amount.0);
-        append_with_row(w, &REDUCTIONS, row, |_| {
+        append_with_details(w, &REDUCTIONS, row, details, |details| {
             Ok(Transaction::transfer(
                 id.clone(),
                 r.doc_date,
                 TxKind::Adjustment,
                 description,
-                meta,
+                TxMeta {
+                    details: Some(details),
+                    ..meta
+                },
                 Account::pool(year),
                 Account::allocated(year, r.key.region, &r.key.project),
                 amount,
@@ -513,23 +519,13 @@ impl VoucherImport {
         for (v, id) in vouchers.into_iter().zip(ids) {
             let row = voucher_row(&v);
             let details = VOUCHERS.details(&row);
-            match presence(
-                existing.get(&id),
-                &self.batch_ids,
-                &details,
-                &format!("voucher {}", v.voucher_no),
-            ) {
+            match presence(existing.get(&id), &self.batch_ids, &details, || {
+                format!("voucher {}", v.voucher_no)
+            }) {
                 Presence::Skip => self.outcome.skipped += 1,
                 Presence::Reject(message) => self.reject(&v, Some("voucher_no"), message),
                 Presence::New => {
-                    existing.insert(
-                        id,
-                        Existing {
-                            details: Some(details),
-                            source: v.source.to_string(),
-                            batch_id: w.batch_id(),
-                        },
-                    );
+                    existing.insert(id, added_here(v.source.to_string(), w.batch_id()));
                     if let Some((column, message)) = self.period_refusal(&v) {
                         self.reject(&v, Some(column), message);
                     } else if v.amount.is_negative() {
@@ -547,7 +543,7 @@ impl VoucherImport {
                             self.refunds.push(v);
                         }
                     } else {
-                        self.add(w, v, row).await?;
+                        self.add(w, v, row, details).await?;
                     }
                 }
             }
@@ -585,7 +581,13 @@ impl VoucherImport {
         });
     }
 
-    async fn add(&mut self, w: &mut WriteTx, v: Voucher, row: Vec<Val>) -> Result<()> {
+    async fn add(
+        &mut self,
+        w: &mut WriteTx,
+        v: Voucher,
+        row: Vec<Val>,
+        details: String,
+    ) -> Result<()> {
         let year = v.fiscal_year;
         let refund = v.amount.is_negative();
         let meta = TxMeta {
@@ -612,7 +614,7 @@ impl VoucherImport {
         };
         let disbursed = Account::disbursed(year, v.region, &v.project);
         let allocated = Account::allocated(year, v.region, &v.project);
-        append_with_row(w, &VOUCHERS, row, |details| {
+        append_with_details(w, &VOUCHERS, row, details, |details| {
             Ok(Transaction::transfer(
                 voucher_tx_id(&v.voucher_no),
                 v.paid_on,
@@ -646,7 +648,8 @@ impl VoucherImport {
                 continue;
             }
             let row = voucher_row(&v);
-            self.add(w, v, row).await?;
+            let details = VOUCHERS.details(&row);
+            self.add(w, v, row, details).await?;
             self.outcome.applied_after_reading += 1;
         }
         Ok(self.outcome)

@@ -166,6 +166,18 @@ pub async fn append_with_row(
     build: impl FnOnce(String) -> Result<Transaction>,
 ) -> Result<i64> {
     let details = table.details(&row);
+    append_with_details(w, table, row, details, build).await
+}
+
+/// `append_with_row` for a caller that already holds `table.details(&row)`
+/// (the importers compute it once per row to decide "already present").
+pub async fn append_with_details(
+    w: &mut WriteTx,
+    table: &'static DomainTable,
+    row: Vec<Val>,
+    details: String,
+    build: impl FnOnce(String) -> Result<Transaction>,
+) -> Result<i64> {
     let tx = build(details)?;
     let entry_no = w.append(&tx).await?;
     let mut full = row;
