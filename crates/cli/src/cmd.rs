@@ -65,6 +65,12 @@ pub fn project_arg(
     }
 }
 
+/// `--region` as a division code (it selects itself and its descendants).
+pub fn region_arg(text: &str) -> Result<fundledger_core::RegionCode> {
+    fundledger_core::RegionCode::parse(text)
+        .map_err(|e| UsageError(format!("--region: {e}")).into())
+}
+
 /// A bad option value: exits with status 2, like clap's own usage errors.
 #[derive(Debug)]
 pub struct UsageError(pub String);

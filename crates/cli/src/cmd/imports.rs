@@ -34,13 +34,7 @@ pub async fn regions(store: &Store, command: RegionsCommand) -> Result<Outcome> 
     table
         .extend(rows.clone())
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    let mut w = WriteTx::begin(
-        store,
-        "regions import",
-        Some((&file.display().to_string(), &sha256_file(&file)?)),
-        &now(),
-    )
-    .await?;
+    let mut w = begin_reference_import(store, "regions import", &file).await?;
     let added = add_regions(&mut w, &rows).await?;
     w.commit().await?;
     eprintln!(
@@ -63,13 +57,7 @@ pub async fn projects(store: &Store, command: ProjectsCommand) -> Result<Outcome
             .insert(p.clone())
             .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     }
-    let mut w = WriteTx::begin(
-        store,
-        "projects import",
-        Some((&file.display().to_string(), &sha256_file(&file)?)),
-        &now(),
-    )
-    .await?;
+    let mut w = begin_reference_import(store, "projects import", &file).await?;
     upsert_projects(&mut w, &projects).await?;
     w.commit().await?;
     eprintln!(
@@ -79,6 +67,13 @@ pub async fn projects(store: &Store, command: ProjectsCommand) -> Result<Outcome
         catalog.len()
     );
     Ok(Outcome::Ok)
+}
+
+/// The write transaction of a reference-table import, its batch naming the
+/// file and its SHA-256.
+async fn begin_reference_import(store: &Store, command: &str, file: &Path) -> Result<WriteTx> {
+    let label = file.display().to_string();
+    Ok(WriteTx::begin(store, command, Some((&label, &sha256_file(file)?)), &now()).await?)
 }
 
 /// A reference table in UTF-8 (BOM or not) or GB18030, decoded strictly: a

@@ -22,11 +22,7 @@ pub async fn reconcile(store: &Store, args: ReconcileArgs) -> Result<Outcome> {
     let catalog = store.project_catalog().await?;
     let filter = RowFilter {
         fiscal_year: args.fiscal_year,
-        region: args
-            .region
-            .as_deref()
-            .map(|r| RegionCode::parse(r).map_err(|e| UsageError(format!("--region: {e}"))))
-            .transpose()?,
+        region: args.region.as_deref().map(super::region_arg).transpose()?,
         project: args
             .project
             .as_deref()

@@ -1,6 +1,6 @@
 //! export trail (auditors) and export journal (hledger).
 
-use super::{parse_date_arg, UsageError};
+use super::parse_date_arg;
 use crate::{ExportCommand, Outcome, TrailArgs};
 use anyhow::{Context, Result};
 use fundledger_core::divisions::DivisionTable;
@@ -128,11 +128,7 @@ async fn trail(store: &Store, args: TrailArgs) -> Result<Outcome> {
             .as_deref()
             .map(|d| parse_date_arg("to", d).map(|d| d.to_string()))
             .transpose()?,
-        region: args
-            .region
-            .as_deref()
-            .map(|r| RegionCode::parse(r).map_err(|e| UsageError(format!("--region: {e}"))))
-            .transpose()?,
+        region: args.region.as_deref().map(super::region_arg).transpose()?,
         project: args
             .project
             .as_deref()

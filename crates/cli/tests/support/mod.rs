@@ -189,7 +189,17 @@ pub fn fingerprint(db: &TestDb) -> Fingerprint {
     Fingerprint {
         balance_csv: fl(db, &["balance", "--format", "csv"]).ok().stdout,
         journal: fl(db, &["export", "journal"]).ok().stdout,
-        batches_and_seal_head: format!("{} {}", verify["batches"], verify["seal_head"]),
+        batches_and_seal_head: {
+            let batches = verify["batches"].as_i64().expect("verify json: batches");
+            let seal_head = verify["seal_head"]
+                .as_str()
+                .expect("verify json: seal_head");
+            assert!(
+                seal_head.len() == 64 && seal_head.bytes().all(|b| b.is_ascii_hexdigit()),
+                "verify json: seal_head {seal_head:?}"
+            );
+            format!("{batches} {seal_head}")
+        },
     }
 }
 
