@@ -243,6 +243,8 @@ fn held(n: u64, what: &str) -> String {
 trait Sink<T> {
     async fn push(&mut self, w: &mut WriteTx, chunk: Vec<T>) -> fundledger_store::Result<()>;
     fn note_batch(&mut self, batch_id: i64);
+    /// The fiscal year a record writes, and where it was read.
+    fn year_and_source(record: &T) -> (i32, &fundledger_core::domain::SourceRef);
     /// (added, skipped, held until every file is read) so far.
     fn counts(&self) -> FileCounts;
 }
@@ -257,6 +259,12 @@ impl Sink<IndicatorRow> for IndicatorImport {
     }
     fn note_batch(&mut self, batch_id: i64) {
         IndicatorImport::note_batch(self, batch_id)
+    }
+    fn year_and_source(record: &IndicatorRow) -> (i32, &fundledger_core::domain::SourceRef) {
+        match record {
+            IndicatorRow::Line(l) => (l.fiscal_year, &l.source),
+            IndicatorRow::Reduction(r) => (r.fiscal_year, &r.source),
+        }
     }
     fn counts(&self) -> FileCounts {
         FileCounts {
@@ -273,6 +281,9 @@ impl Sink<Voucher> for VoucherImport {
     }
     fn note_batch(&mut self, batch_id: i64) {
         VoucherImport::note_batch(self, batch_id)
+    }
+    fn year_and_source(record: &Voucher) -> (i32, &fundledger_core::domain::SourceRef) {
+        (record.fiscal_year, &record.source)
     }
     fn counts(&self) -> FileCounts {
         FileCounts {
@@ -308,20 +319,29 @@ async fn begin_file<T>(
 
 /// Streams one file's records into the sink in bounded chunks, collecting
 /// every error; returns what this file added, skipped and held back.
-async fn stream<T>(
+async fn stream<T, S: Sink<T>>(
     w: &mut WriteTx,
-    sink: &mut impl Sink<T>,
+    sink: &mut S,
     reader: &mut dyn Iterator<Item = Result<T, fundledger_formats::RowError>>,
     label: &str,
     errors: &mut Vec<String>,
 ) -> Result<FileCounts> {
     let before = sink.counts();
     let bar = progress(label);
+    let today = super::today();
     let mut chunk: Vec<T> = Vec::with_capacity(CHUNK_ROWS);
     for item in reader {
         bar.inc(1);
         match item {
-            Ok(record) => chunk.push(record),
+            Ok(record) => {
+                // A fiscal year is written into account names for good: a
+                // typo such as 预算年度 2099 is refused like a bad cell.
+                let (year, source) = S::year_and_source(&record);
+                match fundledger_core::periods::check_fiscal_year(year, today) {
+                    Ok(()) => chunk.push(record),
+                    Err(e) => errors.push(format!("{source}: fiscal_year: {e}")),
+                }
+            }
             Err(e) => errors.push(e.to_string()),
         }
         if chunk.len() >= CHUNK_ROWS {

@@ -1,6 +1,6 @@
 //! init, budget, balance, close, verify.
 
-use super::{now, UsageError};
+use super::{now, today, UsageError};
 use crate::output::{csv_to_string, resolve_format, Align, TextTable};
 use crate::{BalanceArgs, BudgetCommand, CloseArgs, Format, Outcome, VerifyArgs};
 use anyhow::{bail, Result};
@@ -28,6 +28,8 @@ pub async fn budget(store: &Store, command: BudgetCommand) -> Result<Outcome> {
         Ok(a) => a,
         Err(e) => bail!(UsageError(format!("--amount-yuan {amount_yuan}: {e}"))),
     };
+    // A pool is a permanent entry: a year typed as `21` would stay forever.
+    fundledger_core::periods::check_fiscal_year(fiscal_year, today())?;
     match store.budget_set(fiscal_year, amount, &now()).await? {
         BudgetOutcome::Unchanged { budget } => {
             eprintln!("fiscal year {fiscal_year}: pool already {budget}; nothing changed")
@@ -107,6 +109,9 @@ pub async fn balance(store: &Store, args: BalanceArgs) -> Result<Outcome> {
 
 pub async fn close(store: &Store, args: CloseArgs) -> Result<Outcome> {
     let through = month_end(&args.through)?;
+    // A close is never undone: refuse a month in the future or past the data.
+    let periods = store.ledger_periods().await?;
+    fundledger_core::periods::check_close(through, &periods, today())?;
     let before = store.closed_through().await?;
     let after = store.close_through(through, &now()).await?;
     if before == after {

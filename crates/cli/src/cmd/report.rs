@@ -1,6 +1,6 @@
 //! reconcile and rollover: reports for officers (table) and scripts (csv, json).
 
-use super::{now, parse_date_arg, UsageError};
+use super::{now, parse_date_arg, today, UsageError};
 use crate::output::{resolve_format, Align, TextTable};
 use crate::{FailOn, Format, Outcome, ReconcileArgs, RolloverArgs};
 use anyhow::{bail, Result};
@@ -275,6 +275,9 @@ pub async fn rollover(store: &Store, args: RolloverArgs) -> Result<Outcome> {
             args.recover_after
         )));
     }
+    // Checked before the dry run too, so a preview shows the same refusal.
+    let periods = store.ledger_periods().await?;
+    fundledger_core::periods::check_rollover(args.fiscal_year, &periods, today())?;
     let divisions = store.division_table().await?;
     let successor =
         |code: RegionCode, year: i32| divisions.successor_in(code, year).unwrap_or(code);
