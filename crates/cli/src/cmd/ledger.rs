@@ -2,7 +2,7 @@
 
 use super::{now, today, UsageError};
 use crate::output::{csv_to_string, resolve_format, Align, TextTable};
-use crate::{BalanceArgs, BudgetCommand, CloseArgs, Format, Outcome, VerifyArgs};
+use crate::{BalanceArgs, BudgetCommand, CloseArgs, Format, Outcome, TextFormat, VerifyArgs};
 use anyhow::{bail, Result};
 use fundledger_core::{Fen, Unit};
 use fundledger_store::{BudgetOutcome, OpenMode, Store};
@@ -143,12 +143,22 @@ pub fn month_end(text: &str) -> Result<chrono::NaiveDate> {
         .expect("a day before the first of a month"))
 }
 
+/// Said loudly when `verify` finds no entry at all: an empty ledger proves
+/// nothing, and a copy of a WAL database made without its `-wal` file looks
+/// exactly like this.
+const EMPTY_LEDGER: &str =
+    "the ledger is EMPTY: the journal holds no entry, so there is nothing to verify. \
+If this database was copied from another, the copy probably lacks its -wal file \
+(copy with `sqlite3 DB \"VACUUM INTO 'copy.db'\"`, see docs/guide-auditor.md)";
+
 pub async fn verify(store: &Store, args: VerifyArgs) -> Result<Outcome> {
     let report = store.verify().await?;
-    match resolve_format(args.format) {
-        Format::Json => {
+    let empty = report.entries == 0;
+    match args.format {
+        TextFormat::Json => {
             let doc = serde_json::json!({
-                "ok": report.ok(),
+                "ok": report.ok() && !empty,
+                "empty": empty,
                 "entries": report.entries,
                 "postings": report.postings,
                 "chain_head": report.head_hash,
@@ -160,7 +170,7 @@ pub async fn verify(store: &Store, args: VerifyArgs) -> Result<Outcome> {
             });
             crate::output::emit(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
         }
-        _ => {
+        TextFormat::Text => {
             let mut text = String::new();
             for f in &report.failures {
                 text.push_str(&format!("BROKEN {f}\n"));
@@ -178,6 +188,11 @@ pub async fn verify(store: &Store, args: VerifyArgs) -> Result<Outcome> {
             "verify failed: {} problem(s); first: {first}",
             report.failures.len()
         );
+    }
+    if empty {
+        // Exit 1: a script that verifies before archiving must not take an
+        // empty copy for a good ledger.
+        bail!("verify: {EMPTY_LEDGER}");
     }
     eprintln!("verify: ok");
     Ok(Outcome::Ok)
