@@ -84,7 +84,7 @@ pub async fn balance(store: &Store, args: BalanceArgs) -> Result<Outcome> {
                 .iter()
                 .map(|(a, b)| vec![a.clone(), Fen(*b).to_string()])
                 .collect();
-            crate::output::emit(&csv_to_string(&["account", "balance"], &rows))?;
+            crate::output::emit(&csv_to_string(&["account", "balance"], &rows, &[1]))?;
         }
         Format::Json => {
             let accounts: Vec<_> = rolled
