@@ -197,3 +197,30 @@ fn table_never_calls_an_over_row_settled() {
         assert!(over.contains("paid ≥ allocated since 2021-06-15"), "{over}");
     }
 }
+
+/// formats.md says the functional zones are built in, yet `regions import`
+/// of them reported "15 added" (and wrote 15 extension rows).
+#[test]
+fn regions_import_of_the_built_in_zones_adds_nothing() {
+    for db in TestDb::all() {
+        gd_ledger(&db);
+        let before = fingerprint(&db);
+        let run = fl(
+            &db,
+            &[
+                "regions",
+                "import",
+                &fixture("reference/hunan_nbs_functional_zones_2020.csv"),
+            ],
+        )
+        .ok();
+        assert!(
+            run.stderr.contains(
+                "15 division(s) read, 0 added, 15 already present (built in or imported before)"
+            ),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(fingerprint(&db), before);
+    }
+}

@@ -31,14 +31,21 @@ pub async fn regions(store: &Store, command: RegionsCommand) -> Result<Outcome> 
     let rows =
         DivisionTable::parse_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let mut table = store.division_table().await?;
+    // A row the table already holds (the built-in functional zones, or an
+    // earlier import) is not written again and not counted as added.
+    let new_rows: Vec<_> = rows.iter().filter(|r| !table.holds(r)).cloned().collect();
     table
-        .extend(rows.clone())
+        .extend(new_rows.clone())
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let mut w = begin_reference_import(store, "regions import", &file).await?;
-    let added = add_regions(&mut w, &rows).await?;
-    w.commit().await?;
+    let added = add_regions(&mut w, &new_rows).await?;
+    if added == 0 {
+        w.rollback().await?;
+    } else {
+        w.commit().await?;
+    }
     eprintln!(
-        "{}: {} division(s) read, {added} added, {} already present",
+        "{}: {} division(s) read, {added} added, {} already present (built in or imported before)",
         file.display(),
         rows.len(),
         rows.len() as u64 - added
