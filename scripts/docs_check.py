@@ -18,8 +18,10 @@ Rules that keep the guides readable and the check literal:
 - `cargo …` commands are not run (the binary is built before the check);
 - the commands run in a scratch directory standing for the repository root
   (with `fixtures/` and `target/` linked in), so nothing is left behind;
-- the guides' scratch databases (`/tmp/*.db` named in an `export
-  FUNDLEDGER_DB=sqlite:/tmp/…` line) are deleted before the guide runs.
+- a guide's scratch database (`/tmp/*.db` exported right before a
+  `$ fundledger init`) is deleted before the guide runs. The auditor's guide
+  continues on the three-year database of the scripts guide, so the guides
+  run in order: officer, scripts, auditor.
 
 Exit status 0 when every quoted output matches, 1 otherwise (each mismatch is
 shown as a diff).
@@ -135,7 +137,8 @@ class Shell:
 
 def check_guide(path):
     text = open(os.path.join(ROOT, path), encoding="utf-8").read()
-    for db in set(re.findall(r"FUNDLEDGER_DB=sqlite:(/tmp/[\w.-]+\.db)", text)):
+    fresh = r"\$ export FUNDLEDGER_DB=sqlite:(/tmp/[\w.-]+\.db)[^\n]*\n\$ fundledger init"
+    for db in set(re.findall(fresh, text)):
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(db + suffix):
                 os.remove(db + suffix)
