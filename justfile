@@ -30,3 +30,8 @@ fuzz seconds="60":
 # Regenerate the Hunan demo fixtures (deterministic; a test fails when they are stale).
 fixtures:
     cargo run -p fundledger-devtools -- gen-hunan --out fixtures/hunan-2020
+
+# Walk the user guides literally and compare their quoted outputs with a real run.
+docs-check:
+    cargo build -p fundledger
+    python3 scripts/docs_check.py

@@ -44,6 +44,12 @@ pub fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// Today's date for the guard rails of irreversible commands (UTC, like
+/// every recorded-at time).
+pub fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
 pub fn parse_date_arg(name: &str, text: &str) -> Result<NaiveDate> {
     match fundledger_formats::cells::parse_date_text(text) {
         Ok(d) => Ok(d),

@@ -4,8 +4,8 @@
 
 use crate::cmd::{imports, ledger, report};
 use crate::{
-    BudgetCommand, DemoArgs, EncodingArg, Format, ImportCommand, ImportOptions, Outcome,
-    ProjectsCommand, ReconcileArgs,
+    BudgetCommand, CommonImportOptions, DemoArgs, DisbursementOptions, EncodingArg, ImportCommand,
+    IndicatorOptions, Outcome, ProjectsCommand, ReconcileArgs,
 };
 use anyhow::{bail, Context, Result};
 use fundledger_store::{OpenMode, Store};
@@ -43,16 +43,22 @@ const FILES: &[(&str, &[u8])] = &[
     ),
 ];
 
-fn options() -> ImportOptions {
-    ImportOptions {
+fn common() -> CommonImportOptions {
+    CommonImportOptions {
         unit: None,
         encoding: EncodingArg::Auto,
         sheet: None,
+        dry_run: false,
+    }
+}
+
+fn options() -> IndicatorOptions {
+    IndicatorOptions {
+        common: common(),
         doc_no: None,
         doc_date: None,
         province: None,
         deadline_days: 30,
-        dry_run: false,
     }
 }
 
@@ -126,7 +132,7 @@ pub async fn run(db: &str, db_named: bool, args: DemoArgs) -> Result<Outcome> {
         &store,
         ImportCommand::Disbursements {
             files: months.iter().map(PathBuf::from).collect(),
-            options: options(),
+            options: DisbursementOptions { common: common() },
         },
     )
     .await?;
@@ -140,7 +146,7 @@ pub async fn run(db: &str, db_named: bool, args: DemoArgs) -> Result<Outcome> {
             project: None,
             deadline_days: None,
             fail_on: Vec::new(),
-            format: Some(args.format.unwrap_or(Format::Table)),
+            format: Some(args.format),
         },
     )
     .await?;

@@ -33,6 +33,10 @@ pub enum Command {
     Init,
     /// Load the shipped Hunan 2020 fixtures (51.66M yuan) into a fresh
     /// database, reconcile as of 2020-12-31 and print the report.
+    ///
+    /// Uses a new temporary SQLite database, deleted at the end, unless a
+    /// database is named with --db or FUNDLEDGER_DB; a named database must be
+    /// empty (it is created and initialised if missing) and is kept.
     Demo(DemoArgs),
     /// Set a fiscal year's provincial pool.
     #[command(subcommand)]
@@ -63,14 +67,16 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    /// Format of the reconciliation report.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum BudgetCommand {
     /// Set (or change) the pool; a change is a new transaction.
     Set {
+        /// Fiscal year, four digits (2000–2100, at most next year), e.g. 2021.
         #[arg(long)]
         fiscal_year: i32,
         /// Amount in yuan, e.g. 51660000.00
@@ -82,17 +88,24 @@ pub enum BudgetCommand {
 #[derive(Subcommand, Debug)]
 pub enum RegionsCommand {
     /// Add divisions (code,name,level,parent_code,valid_from,valid_to,successor_codes).
-    Import { file: PathBuf },
+    Import {
+        /// CSV file (UTF-8 or GB18030) with a header row.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ProjectsCommand {
     /// Add or update projects from a catalog file.
-    Import { file: PathBuf },
+    Import {
+        /// CSV file (UTF-8 or GB18030): code, name, aliases, func_code.
+        file: PathBuf,
+    },
 }
 
+/// Options of every import command.
 #[derive(Args, Debug, Clone)]
-pub struct ImportOptions {
+pub struct CommonImportOptions {
     /// Amount unit when the file does not state it (header suffix or 单位 line); a conflict is an error.
     #[arg(long, value_enum)]
     pub unit: Option<UnitArg>,
@@ -102,21 +115,82 @@ pub struct ImportOptions {
     /// XLSX sheet to read (default: the first).
     #[arg(long)]
     pub sheet: Option<String>,
+    /// Check everything, including against the ledger, and report; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `import indicators` options: the common ones plus what only indicator
+/// files use (a disbursement file has no document preamble and no deadline).
+#[derive(Args, Debug, Clone)]
+pub struct IndicatorOptions {
+    #[command(flatten)]
+    pub common: CommonImportOptions,
     /// Document number of a wide table whose preamble lacks it, e.g. 湘财社指〔2020〕36号.
     #[arg(long)]
     pub doc_no: Option<String>,
-    /// Document date of a wide table whose preamble lacks it.
+    /// Document date of a wide table whose preamble lacks it: YYYY-MM-DD (or 2020/3/15, 20200315, 2020年3月15日).
     #[arg(long)]
     pub doc_date: Option<String>,
-    /// Province code narrowing region-name resolution, e.g. 43 or 430000.
+    /// Province code narrowing region-name resolution in wide tables, e.g. 43 or 430000.
     #[arg(long)]
     pub province: Option<String>,
     /// Days from the document date by which money must be passed on.
     #[arg(long, default_value_t = 30)]
     pub deadline_days: i64,
-    /// Validate and report; write nothing.
-    #[arg(long)]
+}
+
+/// `import disbursements` options: only the common ones.
+#[derive(Args, Debug, Clone)]
+pub struct DisbursementOptions {
+    #[command(flatten)]
+    pub common: CommonImportOptions,
+}
+
+/// Every import option as the importers use them.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub unit: Option<UnitArg>,
+    pub encoding: EncodingArg,
+    pub sheet: Option<String>,
+    pub doc_no: Option<String>,
+    pub doc_date: Option<String>,
+    pub province: Option<String>,
+    pub deadline_days: i64,
     pub dry_run: bool,
+}
+
+impl CommonImportOptions {
+    pub fn into_options(self) -> ImportOptions {
+        ImportOptions {
+            unit: self.unit,
+            encoding: self.encoding,
+            sheet: self.sheet,
+            doc_no: None,
+            doc_date: None,
+            province: None,
+            deadline_days: 30,
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+impl IndicatorOptions {
+    pub fn into_options(self) -> ImportOptions {
+        ImportOptions {
+            doc_no: self.doc_no,
+            doc_date: self.doc_date,
+            province: self.province,
+            deadline_days: self.deadline_days,
+            ..self.common.into_options()
+        }
+    }
+}
+
+impl DisbursementOptions {
+    pub fn into_options(self) -> ImportOptions {
+        self.common.into_options()
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -127,7 +201,7 @@ pub enum ImportCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
         #[command(flatten)]
-        options: ImportOptions,
+        options: IndicatorOptions,
     },
     /// Disbursement (拨付) files.
     Disbursements {
@@ -135,13 +209,13 @@ pub enum ImportCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
         #[command(flatten)]
-        options: ImportOptions,
+        options: DisbursementOptions,
     },
 }
 
 #[derive(Args, Debug)]
 pub struct ReconcileArgs {
-    /// Report date (YYYY-MM-DD).
+    /// Report date: YYYY-MM-DD (or 2021/6/30, 20210630, 2021年6月30日).
     #[arg(long)]
     pub as_of: String,
     /// Only rows of this fiscal year (matching still uses the whole ledger).
@@ -153,11 +227,11 @@ pub struct ReconcileArgs {
     /// Project code, name or alias.
     #[arg(long)]
     pub project: Option<String>,
-    /// Override the deadline stored with each line.
+    /// Days from the document date to the due date, overriding the deadline stored with each line.
     #[arg(long)]
     pub deadline_days: Option<i64>,
-    /// Exit 3 when any row has one of these statuses.
-    #[arg(long, value_delimiter = ',')]
+    /// Exit 3 when any reported row has one of these statuses; a comma-separated list, e.g. overdue,over,unmatched.
+    #[arg(long, value_delimiter = ',', value_name = "STATUS,...")]
     pub fail_on: Vec<FailOn>,
     /// Output format (default: table on a terminal, csv otherwise).
     #[arg(long, value_enum)]
@@ -166,33 +240,38 @@ pub struct ReconcileArgs {
 
 #[derive(Args, Debug)]
 pub struct BalanceArgs {
+    /// Only accounts of this fiscal year, e.g. 2021.
     #[arg(long)]
     pub fiscal_year: Option<i32>,
     /// Roll accounts up to this many name components.
     #[arg(long)]
     pub depth: Option<usize>,
+    /// Output format (default: table on a terminal, csv otherwise).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }
 
 #[derive(Args, Debug)]
 pub struct CloseArgs {
-    /// Last month to lock, YYYY-MM.
+    /// Last month to lock, YYYY-MM (e.g. 2021-06): at most the current month and the last month with data.
     #[arg(long)]
     pub through: String,
 }
 
 #[derive(Args, Debug)]
 pub struct RolloverArgs {
+    /// The fiscal year to close and roll into the next, e.g. 2020; earlier years with data must be rolled first.
     #[arg(long)]
     pub fiscal_year: i32,
     /// Money whose origin year is <= Y - (N - 1) is recovered.
     #[arg(long, default_value_t = 2)]
     pub recover_after: i32,
+    /// Show the plan (and any refusal); write nothing.
     #[arg(long)]
     pub dry_run: bool,
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    /// Output format: a text summary or JSON for scripts.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TextFormat,
 }
 
 #[derive(Subcommand, Debug)]
@@ -201,6 +280,7 @@ pub enum ExportCommand {
     Trail(TrailArgs),
     /// The whole ledger as an hledger journal.
     Journal {
+        /// Write to this file instead of stdout.
         #[arg(long)]
         output: Option<PathBuf>,
     },
@@ -208,27 +288,41 @@ pub enum ExportCommand {
 
 #[derive(Args, Debug)]
 pub struct TrailArgs {
+    /// Write the CSV to this file and its manifest to FILE.manifest.json (default: CSV to stdout, manifest to stderr).
     #[arg(long)]
     pub output: Option<PathBuf>,
     /// Start with a UTF-8 byte-order mark (for Excel).
     #[arg(long)]
     pub bom: bool,
+    /// Only transactions of this fiscal year (or naming it in a posting), e.g. 2021.
     #[arg(long)]
     pub fiscal_year: Option<i32>,
+    /// First transaction date: YYYY-MM-DD.
     #[arg(long)]
     pub from: Option<String>,
+    /// Last transaction date: YYYY-MM-DD.
     #[arg(long)]
     pub to: Option<String>,
+    /// Region code: itself and its descendants.
     #[arg(long)]
     pub region: Option<String>,
+    /// Project code, name or alias.
     #[arg(long)]
     pub project: Option<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    /// Output format: text lines or JSON for scripts.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TextFormat,
+}
+
+/// For commands whose output is a summary, not a table: text or JSON.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextFormat {
+    Text,
+    Json,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -307,5 +401,112 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every (sub)command with its path, e.g. "import indicators".
+    fn all_commands(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        out.push((path.clone(), cmd.clone()));
+        for sub in cmd.get_subcommands() {
+            all_commands(sub, format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    fn commands() -> Vec<(String, clap::Command)> {
+        let mut out = Vec::new();
+        let mut root = Cli::command();
+        root.build();
+        all_commands(&root, "fundledger".into(), &mut out);
+        out
+    }
+
+    /// Issue 11 §4: options without a help line (`balance --fiscal-year`,
+    /// `trail --from`, …) used to be listed bare.
+    #[test]
+    fn every_option_and_argument_has_a_help_line() {
+        for (path, cmd) in commands() {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                assert!(
+                    arg.get_help().is_some(),
+                    "`{path}`: `{id}` has no help line"
+                );
+            }
+        }
+    }
+
+    /// Options taking a date name its format; list options say they take a list.
+    #[test]
+    fn date_options_name_their_format_and_list_options_say_so() {
+        for (path, cmd) in commands() {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                if matches!(id, "as_of" | "doc_date" | "from" | "to") {
+                    assert!(help.contains("YYYY-MM-DD"), "`{path} --{id}`: {help}");
+                }
+                if id == "through" {
+                    assert!(help.contains("YYYY-MM"), "`{path} --{id}`: {help}");
+                }
+                if arg.get_value_delimiter().is_some() {
+                    assert!(help.contains("comma-separated"), "`{path} --{id}`: {help}");
+                }
+            }
+        }
+    }
+
+    /// `import disbursements` used to list --doc-no, --doc-date, --province
+    /// and --deadline-days, which it silently ignored.
+    #[test]
+    fn import_disbursements_does_not_offer_indicator_options() {
+        let cmd = commands()
+            .into_iter()
+            .find(|(p, _)| p == "fundledger import disbursements")
+            .expect("import disbursements")
+            .1;
+        let ids: Vec<&str> = cmd.get_arguments().map(|a| a.get_id().as_str()).collect();
+        for id in ["doc_no", "doc_date", "province", "deadline_days"] {
+            assert!(!ids.contains(&id), "import disbursements offers --{id}");
+        }
+    }
+
+    /// `verify` and `rollover` accepted `--format csv|table` that changed nothing.
+    #[test]
+    fn verify_and_rollover_offer_only_formats_that_work() {
+        for path in ["fundledger verify", "fundledger rollover"] {
+            let (_, cmd) = commands().into_iter().find(|(p, _)| p == path).unwrap();
+            let format = cmd
+                .get_arguments()
+                .find(|a| a.get_id() == "format")
+                .unwrap();
+            let values: Vec<String> = format
+                .get_possible_values()
+                .iter()
+                .map(|v| v.get_name().to_string())
+                .collect();
+            assert_eq!(values, ["text", "json"], "{path}");
+        }
+    }
+
+    #[test]
+    fn demo_help_says_which_database_it_uses() {
+        let (_, cmd) = commands()
+            .into_iter()
+            .find(|(p, _)| p == "fundledger demo")
+            .unwrap();
+        let long = cmd
+            .get_long_about()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        assert!(long.contains("temporary SQLite database"), "{long}");
+        assert!(long.contains("FUNDLEDGER_DB"), "{long}");
     }
 }

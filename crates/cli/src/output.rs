@@ -96,13 +96,15 @@ impl TextTable {
 }
 
 /// Writes CSV records to a String (small reports) with `\n` line ends.
-pub fn csv_to_string(header: &[&str], rows: &[Vec<String>]) -> String {
+/// Every cell but the `amount_columns` passes the formula guard.
+pub fn csv_to_string(header: &[&str], rows: &[Vec<String>], amount_columns: &[usize]) -> String {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
     w.write_record(header).expect("write to memory");
     for r in rows {
-        w.write_record(r).expect("write to memory");
+        let cells = fundledger_formats::csv_guard::guard_record(r, amount_columns);
+        w.write_record(cells).expect("write to memory");
     }
     String::from_utf8(w.into_inner().expect("flush to memory"))
         .expect("CSV of UTF-8 strings is UTF-8")
@@ -111,6 +113,22 @@ pub fn csv_to_string(header: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 11 §3: the balance CSV went out unguarded.
+    #[test]
+    fn balance_csv_guards_owasp_payloads_but_not_amounts() {
+        for p in fundledger_formats::csv_guard::OWASP_PAYLOADS {
+            let out = csv_to_string(
+                &["account", "balance"],
+                &[vec![p.into(), "-5.00".into()]],
+                &[1],
+            );
+            let mut r = csv::Reader::from_reader(out.as_bytes());
+            let rec = r.records().next().unwrap().unwrap();
+            assert_eq!(&rec[0], format!("'{p}"), "{p:?}");
+            assert_eq!(&rec[1], "-5.00");
+        }
+    }
 
     #[test]
     fn aligns_chinese_text_by_display_width() {

@@ -53,10 +53,13 @@ fn twice(db: &TestDb, kind: &str, path: &str, rows: u64) {
         .lines()
         .find(|l| l.starts_with("total: "))
         .unwrap_or_default();
+    // A reduction adds no line: it is counted apart.
+    let reductions = format!("total: 0 line(s) added, {rows} reduction(s) applied, 0 skipped");
     assert!(
-        total_line.starts_with(&added)
-            && total_line[added.len()..].starts_with([' ', ','])
-            && total_line.contains(", 0 skipped as already present"),
+        total_line.starts_with(&reductions)
+            || (total_line.starts_with(&added)
+                && total_line[added.len()..].starts_with([' ', ','])
+                && total_line.contains(", 0 skipped as already present")),
         "{path} ({:?}): expected `{added}` in\n{}",
         db.backend,
         run.stderr
@@ -231,7 +234,7 @@ fn dry_run_of_an_already_imported_file_says_nothing_new() {
         )
         .ok();
         assert!(
-            run.stderr.contains("0 voucher(s) added, 11 skipped"),
+            run.stderr.contains("would add 0 voucher(s), 11 skipped"),
             "{}",
             run.stderr
         );

@@ -891,7 +891,7 @@ fn dry_run_writes_nothing_and_says_what_it_would_add() {
         )
         .ok();
         assert!(run.stderr.contains("dry run"), "{}", run.stderr);
-        assert!(run.stderr.contains("3 line(s) added"), "{}", run.stderr);
+        assert!(run.stderr.contains("would add 3 line(s)"), "{}", run.stderr);
         assert!(run.stderr.contains("236800.50"), "{}", run.stderr);
         assert_eq!(fingerprint(&db), before);
         let run = fl(
@@ -904,7 +904,11 @@ fn dry_run_writes_nothing_and_says_what_it_would_add() {
             ],
         )
         .ok();
-        assert!(run.stderr.contains("11 voucher(s) added"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("would add 11 voucher(s)"),
+            "{}",
+            run.stderr
+        );
         assert_eq!(fingerprint(&db), before);
         // and the real import afterwards adds what the dry run announced
         let run = import(&db, Gd::Doc40).ok();

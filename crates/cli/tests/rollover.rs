@@ -326,18 +326,24 @@ fn bad_recover_after_is_a_usage_error() {
 fn years_roll_in_order() {
     for db in TestDb::all() {
         setup_2020(&db);
-        ok(&db, &["rollover", "--fiscal-year", "2021"]);
         let before = journal(&db);
-        let out = run(&db, &["rollover", "--fiscal-year", "2020"]);
-        assert_eq!(out.status.code(), Some(1), "{:?}", db.backend);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains("fiscal year 2021 has already been rolled over"),
-            "{err}"
-        );
+        // 2020 holds data and is not rolled over: 2021 may not go first.
+        for extra in [&[][..], &["--dry-run"][..]] {
+            let mut args = vec!["rollover", "--fiscal-year", "2021"];
+            args.extend_from_slice(extra);
+            let out = run(&db, &args);
+            assert_eq!(out.status.code(), Some(1), "{:?} {extra:?}", db.backend);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("fiscal year 2020 holds data and has not been rolled over"),
+                "{err}"
+            );
+        }
         assert_eq!(journal(&db), before, "{:?}: nothing carried", db.backend);
+        ok(&db, &["rollover", "--fiscal-year", "2020"]);
+        ok(&db, &["rollover", "--fiscal-year", "2021"]);
         // A year already rolled still answers `already_done`, whatever came after.
-        let again = rollover_json(&db, "2021", &[]);
+        let again = rollover_json(&db, "2020", &[]);
         assert_eq!(again["status"], json!("already_done"));
     }
 }

@@ -62,7 +62,7 @@ fn guangdong_reports() {
 
 #[test]
 fn help_texts() {
-    let cases: [(&str, &[&str]); 6] = [
+    let cases: [(&str, &[&str]); 15] = [
         ("help", &["--help"]),
         (
             "help_import_indicators",
@@ -75,6 +75,15 @@ fn help_texts() {
         ("help_reconcile", &["reconcile", "--help"]),
         ("help_balance", &["balance", "--help"]),
         ("help_rollover", &["rollover", "--help"]),
+        ("help_demo", &["demo", "--help"]),
+        ("help_verify", &["verify", "--help"]),
+        ("help_close", &["close", "--help"]),
+        ("help_budget_set", &["budget", "set", "--help"]),
+        ("help_export_trail", &["export", "trail", "--help"]),
+        ("help_export_journal", &["export", "journal", "--help"]),
+        ("help_init", &["init", "--help"]),
+        ("help_regions_import", &["regions", "import", "--help"]),
+        ("help_projects_import", &["projects", "import", "--help"]),
     ];
     for (name, args) in cases {
         let run = fl_bare(args).ok();

@@ -188,6 +188,12 @@ impl DivisionTable {
         Ok(())
     }
 
+    /// Whether the table already holds exactly this row (built in or
+    /// imported before): importing it again adds nothing.
+    pub fn holds(&self, row: &Division) -> bool {
+        self.rows_of(row.code).any(|r| r == row)
+    }
+
     fn rows_of(&self, code: RegionCode) -> impl Iterator<Item = &Division> {
         self.by_code
             .get(&code)

@@ -10,6 +10,7 @@ pub mod divisions;
 pub mod domain;
 pub mod journal;
 pub mod money;
+pub mod periods;
 pub mod reconcile;
 pub mod rollover;
 pub mod tx;

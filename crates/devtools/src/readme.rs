@@ -26,7 +26,7 @@ fn intro(out: &mut String, model: &Model) {
     out.push_str(&format!(
         "# Demo: Hunan 2020 (generated — do not edit by hand)\n\n\
 The 51.66M yuan (5166 万元) that Hunan's provincial family-planning association \
-passed to its 14 prefectures and 122 counties in 2020 (SPEC §1), as the two indicator \
+passed to its 14 prefectures and 122 counties in 2020 (the association's own reports), as the two indicator \
 documents 湘财社指〔2020〕36号 (2020-03-20) and 37号 (2020-06-15) and a year of monthly \
 disbursement files. The amounts per county are invented; the structure, names and codes \
 are the official 2020 ones (`../reference/hunan_divisions_2020.csv`).\n\n\
@@ -48,10 +48,10 @@ is an error if both are given to one command), `37_long.csv`, and the twelve \
 fn files_table(out: &mut String) {
     out.push_str(
         "## Files\n\n| file | what it is |\n|---|---|\n\
-| `36_wide_wan.xlsx` | 湘财社指〔2020〕36号's attachment table, wide form in 万元 (SPEC §4.5): title, document number, `2020年3月20日`, `附件：…分配表`, `单位：万元` in the preamble; header `序号,地区,合计,计生家庭系列保险,三结合,贷款贴息,基层计生协能力建设` (two catalog names, two aliases); a 合计 row; per prefecture a subtotal row (even-numbered ones as `株洲市小计`, the others as plain `长沙市`) followed by all its counties and `X本级` (first under a plain heading, last under a 小计 heading). Amounts are numeric cells with format `0.00`, 序号 of county rows numeric, everything else text. Empty cells where a region gets nothing from a project, and one explicit `0.00` cell (no line). Fixed creation time, so the bytes are reproducible. |\n\
+| `36_wide_wan.xlsx` | 湘财社指〔2020〕36号's attachment table, wide form in 万元 (docs/formats.md §8): title, document number, `2020年3月20日`, `附件：…分配表`, `单位：万元` in the preamble; header `序号,地区,合计,计生家庭系列保险,三结合,贷款贴息,基层计生协能力建设` (two catalog names, two aliases); a 合计 row; per prefecture a subtotal row (even-numbered ones as `株洲市小计`, the others as plain `长沙市`) followed by all its counties and `X本级` (first under a plain heading, last under a 小计 heading). Amounts are numeric cells with format `0.00`, 序号 of county rows numeric, everything else text. Empty cells where a region gets nothing from a project, and one explicit `0.00` cell (no line). Fixed creation time, so the bytes are reproducible. |\n\
 | `36_wide_wan_gb18030.csv` | The same table, cell for cell, as CSV encoded in GB18030 with CRLF line ends (what Excel on Chinese Windows saves). |\n\
-| `37_long.csv` | 湘财社指〔2020〕37号, long form in yuan (SPEC §4.4), UTF-8: a title line, then `指标文号,下达日期,区划代码,地区名称,项目编码,项目名称,金额（元）,备注`; some doc numbers written with `[]`, some dates `2020/6/15`, some 9-digit region codes, some project names as aliases, amounts as `100,000.00`, `100000.00` or `100000`; a 合计 row at the end. |\n\
-| `disb_2020_01.csv` … `disb_2020_12.csv` | Monthly disbursement files (SPEC §4.6), one house style each (table below). January and February hold only a header: no 2020 indicator existed before 20 March. |\n\
+| `37_long.csv` | 湘财社指〔2020〕37号, long form in yuan (docs/formats.md §7), UTF-8: a title line, then `指标文号,下达日期,区划代码,地区名称,项目编码,项目名称,金额（元）,备注`; some doc numbers written with `[]`, some dates `2020/6/15`, some 9-digit region codes, some project names as aliases, amounts as `100,000.00`, `100000.00` or `100000`; a 合计 row at the end. |\n\
+| `disb_2020_01.csv` … `disb_2020_12.csv` | Monthly disbursement files (docs/formats.md §9), one house style each (table below). January and February hold only a header: no 2020 indicator existed before 20 March. |\n\
 | `expected_summary.json` | The generator's own model: every line (doc_no, region, project) with its allocated fen and its expected disbursed, outstanding, status and settled_on at 2020-12-31; every voucher with its amount in fen, file, and the line it pays (or why it is unmatched); totals per document, project and prefecture. Computed from memory, not by reading the files back. |\n\n",
     );
 }

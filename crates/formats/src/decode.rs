@@ -168,27 +168,86 @@ impl<R: Read> Read for DecodingReader<R> {
     }
 }
 
-/// Pick the encoding for `choice`, scanning `reader` once when it is `Auto`:
-/// a UTF-8 BOM or a wholly valid UTF-8 stream → UTF-8, else GB18030.
+/// Pick the encoding for `choice`. `Auto` scans the input (reopened through
+/// `open` for each scan, fixed buffers): a UTF-8 BOM or a wholly valid UTF-8
+/// stream → UTF-8; else a wholly valid GB18030 stream → GB18030. When it is
+/// neither, the file is called UTF-8 if the bytes before the first invalid
+/// UTF-8 byte held non-ASCII UTF-8 text (a UTF-8 file with one broken byte:
+/// its error then names the broken byte's own line), else GB18030.
 pub fn detect_encoding<R: Read>(
     choice: EncodingChoice,
-    reader: R,
+    mut open: impl FnMut() -> io::Result<R>,
 ) -> io::Result<&'static Encoding> {
     match choice {
         EncodingChoice::Utf8 => Ok(UTF_8),
         EncodingChoice::Gb18030 => Ok(GB18030),
         EncodingChoice::Auto => {
-            let mut probe = DecodingReader::new(reader, UTF_8);
-            let mut sink = vec![0u8; BUF_BYTES];
-            loop {
-                match probe.read(&mut sink) {
-                    Ok(0) => return Ok(UTF_8),
-                    Ok(_) => {}
-                    Err(e) if decode_error_of(&e).is_some() => return Ok(GB18030),
-                    Err(e) => return Err(e),
-                }
+            let utf8_prefix_non_ascii = match scan(open()?, UTF_8)? {
+                None => return Ok(UTF_8),
+                Some(non_ascii) => non_ascii,
+            };
+            if scan(open()?, GB18030)?.is_none() || !utf8_prefix_non_ascii {
+                return Ok(GB18030);
+            }
+            Ok(UTF_8)
+        }
+    }
+}
+
+/// Decodes the whole stream: `None` when valid, else whether a line holding
+/// non-ASCII text ended before the first invalid byte.
+fn scan<R: Read>(reader: R, encoding: &'static Encoding) -> io::Result<Option<bool>> {
+    let mut tracker = FirstNonAscii {
+        inner: reader,
+        pos: 0,
+        first: None,
+        newline_after_first: None,
+    };
+    let mut probe = DecodingReader::new(&mut tracker, encoding);
+    let mut sink = vec![0u8; BUF_BYTES];
+    loop {
+        match probe.read(&mut sink) {
+            Ok(0) => return Ok(None),
+            Ok(_) => {}
+            Err(e) => {
+                let Some(bad) = decode_error_of(&e).map(|d| d.byte_offset) else {
+                    return Err(e);
+                };
+                drop(probe);
+                // Text on an earlier line than the bad byte decoded as
+                // UTF-8: GBK text never stays valid UTF-8 for a whole line.
+                let earlier_line = tracker.newline_after_first.is_some_and(|n| n < bad);
+                return Ok(Some(earlier_line));
             }
         }
+    }
+}
+
+/// Passes bytes through, noting the offset of the first non-ASCII byte and
+/// of the first newline after it.
+struct FirstNonAscii<R> {
+    inner: R,
+    pos: u64,
+    first: Option<u64>,
+    newline_after_first: Option<u64>,
+}
+
+impl<R: Read> Read for FirstNonAscii<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for (i, b) in buf[..n].iter().enumerate() {
+            if self.newline_after_first.is_some() {
+                break;
+            }
+            let at = self.pos + i as u64;
+            if self.first.is_none() && !b.is_ascii() {
+                self.first = Some(at);
+            } else if self.first.is_some() && *b == b'\n' {
+                self.newline_after_first = Some(at);
+            }
+        }
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 
@@ -196,7 +255,7 @@ pub fn detect_encoding<R: Read>(
 /// way data files are read: UTF-8 with or without BOM, else GB18030, strictly.
 /// Reference tables are a few thousand rows, so reading them whole is fine.
 pub fn decode_reference_text(bytes: &[u8]) -> Result<String, DecodeError> {
-    let encoding = detect_encoding(EncodingChoice::Auto, bytes).expect("reading a slice");
+    let encoding = detect_encoding(EncodingChoice::Auto, || Ok(bytes)).expect("reading a slice");
     let mut text = String::new();
     match DecodingReader::new(bytes, encoding).read_to_string(&mut text) {
         Ok(_) => Ok(text),
@@ -235,7 +294,7 @@ mod tests {
             (Vec::new(), "UTF-8"),
         ];
         for (bytes, want) in cases {
-            let enc = detect_encoding(EncodingChoice::Auto, bytes.as_slice()).unwrap();
+            let enc = detect_encoding(EncodingChoice::Auto, || Ok(bytes.as_slice())).unwrap();
             assert_eq!(enc.name(), want);
             let decoded = decode_all(&bytes, enc).unwrap();
             assert_eq!(decoded, if bytes.is_empty() { "" } else { text });
@@ -256,6 +315,25 @@ mod tests {
         let err = decode_reference_text(&bad).unwrap_err();
         assert_eq!(err.encoding, "gb18030");
         assert_eq!(err.line, 3);
+    }
+
+    /// Issue 11 §5: a UTF-8 file with one bad byte on line 3 was guessed
+    /// GB18030, and the error named line 1.
+    #[test]
+    fn broken_utf8_file_names_the_line_of_its_bad_byte() {
+        let mut bytes = "指标文号,金额（元）\n粤财社〔2021〕40号,100.00\n"
+            .as_bytes()
+            .to_vec();
+        bytes.extend(b"x,\xFF\n");
+        let enc = detect_encoding(EncodingChoice::Auto, || Ok(bytes.as_slice())).unwrap();
+        assert_eq!(enc.name(), "UTF-8");
+        let err = decode_all(&bytes, enc).unwrap_err();
+        assert_eq!(err.line, 3, "{err}");
+        // ASCII up to a GBK byte is still GBK.
+        let mut gbk = b"doc_no,amount\n".to_vec();
+        gbk.extend(gb("粤财社〔2021〕40号,100.00\n"));
+        let enc = detect_encoding(EncodingChoice::Auto, || Ok(gbk.as_slice())).unwrap();
+        assert_eq!(enc.name(), "gb18030");
     }
 
     #[test]

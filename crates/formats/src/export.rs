@@ -5,7 +5,6 @@
 use fundledger_core::journal::JournalEntry;
 use fundledger_core::Fen;
 use sha2::{Digest, Sha256};
-use std::borrow::Cow;
 use std::io::{self, Write};
 
 /// hledger reads `;` as a comment and needs two spaces before an amount;
@@ -79,14 +78,8 @@ pub const TRAIL_HEADER: [&str; 21] = [
     "hash",
 ];
 
-/// Spreadsheet formula injection: a text cell starting with `=`, `+`, `-`,
-/// `@`, tab or CR is prefixed with `'`. Amount cells never pass through here.
-pub fn guard_cell(text: &str) -> Cow<'_, str> {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{text}")),
-        _ => Cow::Borrowed(text),
-    }
-}
+/// The one formula guard, shared by every CSV writer.
+pub use crate::csv_guard::guard_cell;
 
 /// A writer that hashes everything written through it.
 pub struct HashingWriter<W: Write> {
@@ -267,6 +260,47 @@ mod tests {
                 && second.contains(",'-desc,")
         );
         assert!(second.contains(",'+f.csv,"));
+    }
+
+    /// Every OWASP payload in every text column of the trail is guarded;
+    /// the debit and credit cells are not.
+    #[test]
+    fn trail_guards_every_owasp_payload() {
+        for p in crate::csv_guard::OWASP_PAYLOADS {
+            let mut e = entry(vec![
+                ("allocated:2020:430100:430100:JS01", -250),
+                ("pool:2020", 250),
+            ]);
+            e.tx_id = p.into();
+            e.description = p.into();
+            e.doc_no = Some(p.into());
+            e.voucher_no = Some(p.into());
+            e.source_file = Some(p.into());
+            e.details = Some(p.into());
+            let mut w = TrailWriter::new(Vec::new(), false).unwrap();
+            w.write_entry(&e).unwrap();
+            let (bytes, _) = w.finish().unwrap();
+            let mut r = csv::Reader::from_reader(bytes.as_slice());
+            let header = r.headers().unwrap().clone();
+            for rec in r.records() {
+                let rec = rec.unwrap();
+                for (h, cell) in header.iter().zip(rec.iter()) {
+                    match h {
+                        "debit" | "credit" => {
+                            assert!(cell == "0.00" || cell == "2.50", "{h}: {cell}")
+                        }
+                        "tx_id" | "description" | "doc_no" | "voucher_no" | "source_file"
+                        | "details" => {
+                            assert_eq!(cell, format!("'{p}"), "{h}")
+                        }
+                        _ => assert!(
+                            !crate::csv_guard::OWASP_PAYLOADS.contains(&cell),
+                            "{h}: {cell:?}"
+                        ),
+                    }
+                }
+            }
+        }
     }
 
     #[test]

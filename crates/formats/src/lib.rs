@@ -9,6 +9,7 @@
 
 pub mod cells;
 pub mod context;
+pub mod csv_guard;
 pub mod decode;
 pub mod disbursements;
 pub mod error;

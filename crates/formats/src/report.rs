@@ -171,14 +171,20 @@ impl ReportRow {
     }
 }
 
-/// The `--format csv` document, `\n` line ends, no BOM.
+/// Indices of the amount columns (allocated, disbursed, outstanding): never
+/// altered by the formula guard, so `-20000.00` stays a number.
+pub const RECONCILE_AMOUNT_COLUMNS: [usize; 3] = [8, 9, 10];
+
+/// The `--format csv` document, `\n` line ends, no BOM; text cells pass
+/// the formula guard (SPEC §9).
 pub fn reconcile_csv(rows: &[ReportRow]) -> String {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
     w.write_record(RECONCILE_HEADER).expect("write to memory");
     for r in rows {
-        w.write_record(r.csv_cells()).expect("write to memory");
+        let cells = crate::csv_guard::guard_record(&r.csv_cells(), &RECONCILE_AMOUNT_COLUMNS);
+        w.write_record(cells).expect("write to memory");
     }
     String::from_utf8(w.into_inner().expect("flush to memory")).expect("UTF-8 cells")
 }
@@ -199,6 +205,43 @@ pub fn rate_percent(disbursed: Fen, allocated: Fen) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(text: &str, status: Status) -> ReportRow {
+        ReportRow {
+            fiscal_year: 2021,
+            origin_year: Some(2021),
+            doc_no: Some(text.into()),
+            doc_date: NaiveDate::from_ymd_opt(2021, 3, 5),
+            region: RegionCode::parse("440103").unwrap(),
+            region_name: text.into(),
+            project: ProjectCode::parse("JS01").unwrap(),
+            project_name: text.into(),
+            allocated: Some(Fen(-500)),
+            disbursed: Fen(-1),
+            outstanding: Some(Fen(-499)),
+            due_date: None,
+            settled_on: None,
+            status,
+            voucher_no: Some(text.into()),
+            reason: None,
+            paid_on: None,
+        }
+    }
+
+    /// Issue 11 §3: `reconcile --format csv` wrote `=2+3`, `=EVIL〔2021〕1号`
+    /// and `=HYPERLINK(…)` unguarded.
+    #[test]
+    fn reconcile_csv_guards_every_owasp_payload_but_not_amounts() {
+        for p in crate::csv_guard::OWASP_PAYLOADS {
+            let out = reconcile_csv(&[row(p, Status::Over)]);
+            let mut r = csv::Reader::from_reader(out.as_bytes());
+            let rec = r.records().next().unwrap().unwrap();
+            for i in [2, 5, 7, 14] {
+                assert_eq!(&rec[i], format!("'{p}"), "column {i}");
+            }
+            assert_eq!((&rec[8], &rec[9], &rec[10]), ("-5.00", "-0.01", "-4.99"));
+        }
+    }
 
     #[test]
     fn rates_are_exact() {

@@ -246,7 +246,8 @@ fn open_csv(path: &Path, options: &ReadOptions) -> Result<CsvSource, RowError> {
             .map(BufReader::new)
             .map_err(|e| RowError::file(file, format!("cannot open: {e}")))
     };
-    let encoding = detect_encoding(options.encoding, open()?)
+    drop(open()?); // a missing file is "cannot open", said before any scan
+    let encoding = detect_encoding(options.encoding, || File::open(path).map(BufReader::new))
         .map_err(|e| RowError::file(file, format!("cannot read: {e}")))?;
     let decoded = DecodingReader::new(open()?, encoding);
     Ok(csv::ReaderBuilder::new()

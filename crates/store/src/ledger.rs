@@ -375,3 +375,40 @@ impl Store {
         closed_through(&mut conn).await
     }
 }
+
+impl Store {
+    /// The facts the guard rails of `close`, `rollover` and `budget set`
+    /// judge (core::periods): years with data, years rolled, the latest
+    /// dated row. Read in one snapshot.
+    pub async fn ledger_periods(&self) -> Result<fundledger_core::periods::LedgerPeriods> {
+        let mut conn = self.pool().acquire().await?;
+        let mut years: Vec<i64> = sqlx::query_scalar(
+            "SELECT DISTINCT fiscal_year FROM journal WHERE fiscal_year IS NOT NULL",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        // Money carried into Y+1 makes Y+1 a year with data even when it has
+        // no pool and no document of its own.
+        let carried_into: Vec<i64> =
+            sqlx::query_scalar("SELECT DISTINCT from_year + 1 FROM carries")
+                .fetch_all(&mut *conn)
+                .await?;
+        years.extend(carried_into);
+        let rolled: Vec<i64> = sqlx::query_scalar("SELECT fiscal_year FROM rollovers")
+            .fetch_all(&mut *conn)
+            .await?;
+        let last: Option<String> = sqlx::query_scalar(
+            "SELECT MAX(d) FROM (SELECT MAX(doc_date) AS d FROM indicator_lines \
+             UNION ALL SELECT MAX(doc_date) FROM reductions \
+             UNION ALL SELECT MAX(paid_on) FROM vouchers) AS dated",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let year = |y: i64| i32::try_from(y).map_err(|_| StoreError::Corrupt(format!("year {y}")));
+        Ok(fundledger_core::periods::LedgerPeriods {
+            years_with_data: years.into_iter().map(year).collect::<Result<_>>()?,
+            rolled_years: rolled.into_iter().map(year).collect::<Result<_>>()?,
+            last_data_date: last.map(|s| parse_date(&s)).transpose()?,
+        })
+    }
+}

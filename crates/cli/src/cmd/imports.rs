@@ -31,14 +31,21 @@ pub async fn regions(store: &Store, command: RegionsCommand) -> Result<Outcome> 
     let rows =
         DivisionTable::parse_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let mut table = store.division_table().await?;
+    // A row the table already holds (the built-in functional zones, or an
+    // earlier import) is not written again and not counted as added.
+    let new_rows: Vec<_> = rows.iter().filter(|r| !table.holds(r)).cloned().collect();
     table
-        .extend(rows.clone())
+        .extend(new_rows.clone())
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let mut w = begin_reference_import(store, "regions import", &file).await?;
-    let added = add_regions(&mut w, &rows).await?;
-    w.commit().await?;
+    let added = add_regions(&mut w, &new_rows).await?;
+    if added == 0 {
+        w.rollback().await?;
+    } else {
+        w.commit().await?;
+    }
     eprintln!(
-        "{}: {} division(s) read, {added} added, {} already present",
+        "{}: {} division(s) read, {added} added, {} already present (built in or imported before)",
         file.display(),
         rows.len(),
         rows.len() as u64 - added
@@ -157,8 +164,8 @@ fn progress(label: &str) -> ProgressBar {
 
 pub async fn import(store: &Store, command: ImportCommand) -> Result<Outcome> {
     let (files, options, indicators) = match command {
-        ImportCommand::Indicators { files, options } => (files, options, true),
-        ImportCommand::Disbursements { files, options } => (files, options, false),
+        ImportCommand::Indicators { files, options } => (files, options.into_options(), true),
+        ImportCommand::Disbursements { files, options } => (files, options.into_options(), false),
     };
     let divisions = Arc::new(store.division_table().await?);
     let catalog = store.project_catalog().await?;
@@ -169,49 +176,160 @@ pub async fn import(store: &Store, command: ImportCommand) -> Result<Outcome> {
     };
     let mut w = WriteTx::begin(store, what, None, &now()).await?;
     let mut errors: Vec<String> = Vec::new();
-    let outcome = if indicators {
+    let (outcome, reports) = if indicators {
         import_indicator_files(&mut w, &files, &options, divisions, catalog, &mut errors).await?
     } else {
         import_voucher_files(&mut w, &files, &options, divisions, catalog, &mut errors).await?
     };
     errors.extend(outcome.rejections.iter().map(|r| r.to_string()));
-    if !errors.is_empty() {
+    // The verdict is known only now; the per-file lines wait for it so that
+    // none says "added" for a row the ledger will not hold.
+    let verdict = if !errors.is_empty() {
+        Verdict::Refused
+    } else if options.dry_run {
+        Verdict::WouldAdd
+    } else if outcome.added == 0 {
+        Verdict::NothingNew
+    } else {
+        Verdict::Added
+    };
+    let kind = if indicators {
+        Kind::Indicators
+    } else {
+        Kind::Vouchers
+    };
+    for r in &reports {
+        for line in file_lines(r, verdict, kind) {
+            eprintln!("{line}");
+        }
+    }
+    if verdict == Verdict::Refused {
         w.rollback().await?;
         for e in &errors {
             eprintln!("{e}");
         }
         bail!(
-            "{} error(s): nothing was imported, the ledger is unchanged",
+            "{} error(s): import refused: nothing was imported, the ledger is unchanged",
             errors.len()
         );
     }
-    let unit = if indicators { "line(s)" } else { "voucher(s)" };
-    let later = match (outcome.applied_after_reading, indicators) {
-        (0, _) => String::new(),
-        (n, true) => format!(" (of which {n} reduction(s), applied after every file was read)"),
-        (n, false) => format!(" (of which {n} refund(s), applied after every file was read)"),
-    };
-    let summary = format!(
-        "total: {} {unit} added{later}, {} skipped as already present, amount {}",
-        outcome.added, outcome.skipped, outcome.amount_added
-    );
-    if options.dry_run {
-        w.rollback().await?;
-        eprintln!("dry run, nothing written: {summary}");
-    } else if outcome.added == 0 {
-        // Every row was already there: keep not even the batch records, so
-        // a re-import leaves the database exactly as it was.
-        w.rollback().await?;
-        eprintln!("nothing new: {summary}");
-    } else {
+    let summary = total_line(&outcome, verdict, kind);
+    if verdict == Verdict::Added {
         w.commit().await?;
-        eprintln!("{summary}");
+    } else {
+        // A dry run, or every row already there: keep not even the batch
+        // records, so the database is exactly as it was.
+        w.rollback().await?;
     }
+    eprintln!("{summary}");
     Ok(Outcome::Ok)
 }
 
+/// How an import command ended, which decides every verb it prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Committed: rows are in the ledger.
+    Added,
+    /// Committed nothing because every row was already present.
+    NothingNew,
+    /// `--dry-run` without errors: nothing written.
+    WouldAdd,
+    /// Errors: rolled back.
+    Refused,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Indicators,
+    Vouchers,
+}
+
+/// What one file of the command read and contributed.
+#[derive(Clone, Debug)]
+struct FileReport {
+    label: String,
+    /// `long` / `wide` for indicator files.
+    layout: Option<&'static str>,
+    rows_read: u64,
+    counts: FileCounts,
+    amount: String,
+    /// `JS04 住院护理补贴`: projects the file registers (catalog had no such code).
+    new_projects: Vec<String>,
+}
+
+/// The per-file line, and the new-projects line when there are any.
+fn file_lines(r: &FileReport, verdict: Verdict, kind: Kind) -> Vec<String> {
+    let layout = r.layout.map(|l| format!("{l} form, ")).unwrap_or_default();
+    let (unit, deferred) = match kind {
+        Kind::Indicators => ("line(s)", "reduction"),
+        Kind::Vouchers => ("voucher(s)", "refund"),
+    };
+    let head = format!("{}: {layout}{} row(s) read", r.label, r.rows_read);
+    if verdict == Verdict::Refused {
+        return vec![format!("{head} and checked, amount {}", r.amount)];
+    }
+    let added = if verdict == Verdict::WouldAdd {
+        format!("would add {} {unit}", r.counts.added)
+    } else {
+        format!("{} {unit} added", r.counts.added)
+    };
+    let mut lines = vec![format!(
+        "{head}, {added}{}, {} skipped as already present, amount {}",
+        held(r.counts.deferred, deferred),
+        r.counts.skipped,
+        r.amount
+    )];
+    if !r.new_projects.is_empty() {
+        let verb = if verdict == Verdict::WouldAdd {
+            "would be registered"
+        } else {
+            "registered"
+        };
+        lines.push(format!(
+            "{}: {} new project(s) {verb}: {}",
+            r.label,
+            r.new_projects.len(),
+            r.new_projects.join(", ")
+        ));
+    }
+    lines
+}
+
+/// The command's total. A reduction adds no line, so it is counted apart;
+/// a refund is a voucher of its own.
+fn total_line(o: &ImportOutcome, verdict: Verdict, kind: Kind) -> String {
+    let later = o.applied_after_reading;
+    let (main, extra) = match kind {
+        Kind::Indicators => {
+            let lines = o.added - later;
+            let reductions = match (later, verdict) {
+                (0, _) => String::new(),
+                (n, Verdict::WouldAdd) => format!(", would apply {n} reduction(s)"),
+                (n, _) => format!(", {n} reduction(s) applied"),
+            };
+            (format!("{lines} line(s)"), reductions)
+        }
+        Kind::Vouchers => {
+            let refunds = match later {
+                0 => String::new(),
+                n => format!(" (of which {n} refund(s), applied after every file was read)"),
+            };
+            (format!("{} voucher(s)", o.added), refunds)
+        }
+    };
+    let rest = format!(
+        "{extra}, {} skipped as already present, amount {}",
+        o.skipped, o.amount_added
+    );
+    match verdict {
+        Verdict::WouldAdd => format!("dry run, nothing written: would add {main}{rest}"),
+        Verdict::NothingNew => format!("nothing new: total: {main} added{rest}"),
+        Verdict::Added | Verdict::Refused => format!("total: {main} added{rest}"),
+    }
+}
+
 /// What one file contributed to an import.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 struct FileCounts {
     added: u64,
     skipped: u64,
@@ -243,6 +361,8 @@ fn held(n: u64, what: &str) -> String {
 trait Sink<T> {
     async fn push(&mut self, w: &mut WriteTx, chunk: Vec<T>) -> fundledger_store::Result<()>;
     fn note_batch(&mut self, batch_id: i64);
+    /// The fiscal year a record writes, and where it was read.
+    fn year_and_source(record: &T) -> (i32, &fundledger_core::domain::SourceRef);
     /// (added, skipped, held until every file is read) so far.
     fn counts(&self) -> FileCounts;
 }
@@ -257,6 +377,12 @@ impl Sink<IndicatorRow> for IndicatorImport {
     }
     fn note_batch(&mut self, batch_id: i64) {
         IndicatorImport::note_batch(self, batch_id)
+    }
+    fn year_and_source(record: &IndicatorRow) -> (i32, &fundledger_core::domain::SourceRef) {
+        match record {
+            IndicatorRow::Line(l) => (l.fiscal_year, &l.source),
+            IndicatorRow::Reduction(r) => (r.fiscal_year, &r.source),
+        }
     }
     fn counts(&self) -> FileCounts {
         FileCounts {
@@ -273,6 +399,9 @@ impl Sink<Voucher> for VoucherImport {
     }
     fn note_batch(&mut self, batch_id: i64) {
         VoucherImport::note_batch(self, batch_id)
+    }
+    fn year_and_source(record: &Voucher) -> (i32, &fundledger_core::domain::SourceRef) {
+        (record.fiscal_year, &record.source)
     }
     fn counts(&self) -> FileCounts {
         FileCounts {
@@ -308,20 +437,29 @@ async fn begin_file<T>(
 
 /// Streams one file's records into the sink in bounded chunks, collecting
 /// every error; returns what this file added, skipped and held back.
-async fn stream<T>(
+async fn stream<T, S: Sink<T>>(
     w: &mut WriteTx,
-    sink: &mut impl Sink<T>,
+    sink: &mut S,
     reader: &mut dyn Iterator<Item = Result<T, fundledger_formats::RowError>>,
     label: &str,
     errors: &mut Vec<String>,
 ) -> Result<FileCounts> {
     let before = sink.counts();
     let bar = progress(label);
+    let today = super::today();
     let mut chunk: Vec<T> = Vec::with_capacity(CHUNK_ROWS);
     for item in reader {
         bar.inc(1);
         match item {
-            Ok(record) => chunk.push(record),
+            Ok(record) => {
+                // A fiscal year is written into account names for good: a
+                // typo such as 预算年度 2099 is refused like a bad cell.
+                let (year, source) = S::year_and_source(&record);
+                match fundledger_core::periods::check_fiscal_year(year, today) {
+                    Ok(()) => chunk.push(record),
+                    Err(e) => errors.push(format!("{source}: fiscal_year: {e}")),
+                }
+            }
             Err(e) => errors.push(e.to_string()),
         }
         if chunk.len() >= CHUNK_ROWS {
@@ -340,7 +478,8 @@ async fn import_indicator_files(
     divisions: Arc<DivisionTable>,
     mut catalog: ProjectCatalog,
     errors: &mut Vec<String>,
-) -> Result<ImportOutcome> {
+) -> Result<(ImportOutcome, Vec<FileReport>)> {
+    let mut reports = Vec::new();
     let mut imp = IndicatorImport::start(w, options.deadline_days).await?;
     for path in files {
         let label = path.display().to_string();
@@ -377,20 +516,24 @@ async fn import_indicator_files(
             fundledger_formats::IndicatorLayout::Long => "long",
             fundledger_formats::IndicatorLayout::Wide => "wide",
         };
-        eprintln!(
-            "{label}: {layout} form, {} row(s) read, {} line(s) added{}, {} skipped as already present, amount {}",
-            summary.rows_read,
-            counts.added,
-            held(counts.deferred, "reduction"),
-            counts.skipped,
-            summary.amount_total
-        );
+        reports.push(FileReport {
+            label,
+            layout: Some(layout),
+            rows_read: summary.rows_read,
+            counts,
+            amount: summary.amount_total.to_string(),
+            new_projects: summary
+                .new_projects
+                .iter()
+                .map(|p| format!("{} {}", p.code, p.name))
+                .collect(),
+        });
     }
     let label = files
         .first()
         .map(|f| f.display().to_string())
         .unwrap_or_default();
-    Ok(imp.finish(w, &label).await?)
+    Ok((imp.finish(w, &label).await?, reports))
 }
 
 async fn import_voucher_files(
@@ -400,7 +543,8 @@ async fn import_voucher_files(
     divisions: Arc<DivisionTable>,
     catalog: ProjectCatalog,
     errors: &mut Vec<String>,
-) -> Result<ImportOutcome> {
+) -> Result<(ImportOutcome, Vec<FileReport>)> {
+    let mut reports = Vec::new();
     let mut imp = VoucherImport::start(w).await?;
     let catalog = Arc::new(catalog);
     for path in files {
@@ -424,14 +568,14 @@ async fn import_voucher_files(
         };
         let counts = stream(w, &mut imp, &mut reader, &label, errors).await?;
         let summary = reader.summary();
-        eprintln!(
-            "{label}: {} row(s) read, {} voucher(s) added{}, {} skipped as already present, amount {}",
-            summary.rows_read,
-            counts.added,
-            held(counts.deferred, "refund"),
-            counts.skipped,
-            summary.amount_total
-        );
+        reports.push(FileReport {
+            label,
+            layout: None,
+            rows_read: summary.rows_read,
+            counts,
+            amount: summary.amount_total.to_string(),
+            new_projects: Vec::new(),
+        });
     }
-    Ok(imp.finish(w).await?)
+    Ok((imp.finish(w).await?, reports))
 }

@@ -1,8 +1,8 @@
 //! init, budget, balance, close, verify.
 
-use super::{now, UsageError};
+use super::{now, today, UsageError};
 use crate::output::{csv_to_string, resolve_format, Align, TextTable};
-use crate::{BalanceArgs, BudgetCommand, CloseArgs, Format, Outcome, VerifyArgs};
+use crate::{BalanceArgs, BudgetCommand, CloseArgs, Format, Outcome, TextFormat, VerifyArgs};
 use anyhow::{bail, Result};
 use fundledger_core::{Fen, Unit};
 use fundledger_store::{BudgetOutcome, OpenMode, Store};
@@ -28,6 +28,8 @@ pub async fn budget(store: &Store, command: BudgetCommand) -> Result<Outcome> {
         Ok(a) => a,
         Err(e) => bail!(UsageError(format!("--amount-yuan {amount_yuan}: {e}"))),
     };
+    // A pool is a permanent entry: a year typed as `21` would stay forever.
+    fundledger_core::periods::check_fiscal_year(fiscal_year, today())?;
     match store.budget_set(fiscal_year, amount, &now()).await? {
         BudgetOutcome::Unchanged { budget } => {
             eprintln!("fiscal year {fiscal_year}: pool already {budget}; nothing changed")
@@ -82,7 +84,7 @@ pub async fn balance(store: &Store, args: BalanceArgs) -> Result<Outcome> {
                 .iter()
                 .map(|(a, b)| vec![a.clone(), Fen(*b).to_string()])
                 .collect();
-            crate::output::emit(&csv_to_string(&["account", "balance"], &rows))?;
+            crate::output::emit(&csv_to_string(&["account", "balance"], &rows, &[1]))?;
         }
         Format::Json => {
             let accounts: Vec<_> = rolled
@@ -107,6 +109,9 @@ pub async fn balance(store: &Store, args: BalanceArgs) -> Result<Outcome> {
 
 pub async fn close(store: &Store, args: CloseArgs) -> Result<Outcome> {
     let through = month_end(&args.through)?;
+    // A close is never undone: refuse a month in the future or past the data.
+    let periods = store.ledger_periods().await?;
+    fundledger_core::periods::check_close(through, &periods, today())?;
     let before = store.closed_through().await?;
     let after = store.close_through(through, &now()).await?;
     if before == after {
@@ -138,12 +143,22 @@ pub fn month_end(text: &str) -> Result<chrono::NaiveDate> {
         .expect("a day before the first of a month"))
 }
 
+/// Said loudly when `verify` finds no entry at all: an empty ledger proves
+/// nothing, and a copy of a WAL database made without its `-wal` file looks
+/// exactly like this.
+const EMPTY_LEDGER: &str =
+    "the ledger is EMPTY: the journal holds no entry, so there is nothing to verify. \
+If this database was copied from another, the copy probably lacks its -wal file \
+(copy with `sqlite3 DB \"VACUUM INTO 'copy.db'\"`, see docs/guide-auditor.md)";
+
 pub async fn verify(store: &Store, args: VerifyArgs) -> Result<Outcome> {
     let report = store.verify().await?;
-    match resolve_format(args.format) {
-        Format::Json => {
+    let empty = report.entries == 0;
+    match args.format {
+        TextFormat::Json => {
             let doc = serde_json::json!({
-                "ok": report.ok(),
+                "ok": report.ok() && !empty,
+                "empty": empty,
                 "entries": report.entries,
                 "postings": report.postings,
                 "chain_head": report.head_hash,
@@ -155,7 +170,7 @@ pub async fn verify(store: &Store, args: VerifyArgs) -> Result<Outcome> {
             });
             crate::output::emit(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
         }
-        _ => {
+        TextFormat::Text => {
             let mut text = String::new();
             for f in &report.failures {
                 text.push_str(&format!("BROKEN {f}\n"));
@@ -173,6 +188,11 @@ pub async fn verify(store: &Store, args: VerifyArgs) -> Result<Outcome> {
             "verify failed: {} problem(s); first: {first}",
             report.failures.len()
         );
+    }
+    if empty {
+        // Exit 1: a script that verifies before archiving must not take an
+        // empty copy for a good ledger.
+        bail!("verify: {EMPTY_LEDGER}");
     }
     eprintln!("verify: ok");
     Ok(Outcome::Ok)

@@ -1,8 +1,8 @@
 //! reconcile and rollover: reports for officers (table) and scripts (csv, json).
 
-use super::{now, parse_date_arg, UsageError};
+use super::{now, parse_date_arg, today, UsageError};
 use crate::output::{resolve_format, Align, TextTable};
-use crate::{FailOn, Format, Outcome, ReconcileArgs, RolloverArgs};
+use crate::{FailOn, Format, Outcome, ReconcileArgs, RolloverArgs, TextFormat};
 use anyhow::{bail, Result};
 use chrono::NaiveDate;
 use fundledger_core::divisions::DivisionTable;
@@ -239,16 +239,7 @@ fn report_table(as_of: NaiveDate, rows: &[ReportRow], divisions: &DivisionTable)
             ("note", Align::Left),
         ]);
         for r in exceptions {
-            let doc = match (&r.voucher_no, &r.doc_no) {
-                (Some(v), _) => v.clone(),
-                (None, Some(d)) => d.clone(),
-                _ => String::new(),
-            };
-            let note = match (r.reason, r.settled_on) {
-                (Some(reason), _) => reason.to_string(),
-                (None, Some(d)) => format!("settled {d}"),
-                _ => String::new(),
-            };
+            let (doc, note) = exception_doc_and_note(r);
             e.row(vec![
                 r.status.as_str().into(),
                 r.region.to_string(),
@@ -268,6 +259,27 @@ fn report_table(as_of: NaiveDate, rows: &[ReportRow], divisions: &DivisionTable)
     out
 }
 
+/// The "doc_no / voucher" and "note" cells of an exception row. An
+/// unmatched voucher keeps the document it named (the officer needs it to
+/// chase the bureau); an `over` row is never called "settled".
+fn exception_doc_and_note(r: &ReportRow) -> (String, String) {
+    let doc = match (&r.voucher_no, &r.doc_no) {
+        (Some(v), _) => v.clone(),
+        (None, Some(d)) => d.clone(),
+        (None, None) => String::new(),
+    };
+    let note = match (r.reason, r.settled_on) {
+        (Some(reason), _) => match (&r.voucher_no, &r.doc_no) {
+            (Some(_), Some(d)) => format!("{reason} {d}"),
+            _ => reason.to_string(),
+        },
+        (None, Some(d)) if r.status == Status::Over => format!("paid ≥ allocated since {d}"),
+        (None, Some(d)) => format!("settled {d}"),
+        (None, None) => String::new(),
+    };
+    (doc, note)
+}
+
 pub async fn rollover(store: &Store, args: RolloverArgs) -> Result<Outcome> {
     if args.recover_after < 1 {
         bail!(UsageError(format!(
@@ -275,6 +287,9 @@ pub async fn rollover(store: &Store, args: RolloverArgs) -> Result<Outcome> {
             args.recover_after
         )));
     }
+    // Checked before the dry run too, so a preview shows the same refusal.
+    let periods = store.ledger_periods().await?;
+    fundledger_core::periods::check_rollover(args.fiscal_year, &periods, today())?;
     let divisions = store.division_table().await?;
     let successor =
         |code: RegionCode, year: i32| divisions.successor_in(code, year).unwrap_or(code);
@@ -331,8 +346,8 @@ pub async fn rollover(store: &Store, args: RolloverArgs) -> Result<Outcome> {
     } else {
         "applied"
     };
-    match resolve_format(args.format) {
-        Format::Json => {
+    match args.format {
+        TextFormat::Json => {
             let doc = json!({
                 "fiscal_year": y,
                 "status": status,
@@ -347,7 +362,7 @@ pub async fn rollover(store: &Store, args: RolloverArgs) -> Result<Outcome> {
             });
             crate::output::emit(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
         }
-        _ => {
+        TextFormat::Text => {
             let mut text = format!("Rollover of fiscal year {y} into {}: {status}\n", y + 1);
             if o.already_done {
                 text.push_str(&format!(
