@@ -25,7 +25,7 @@ pub async fn run(cli: Cli, db_named: bool) -> Result<Outcome> {
         Command::Balance(args) => ledger::balance(&open(&db).await?, args).await,
         Command::Close(args) => ledger::close(&open(&db).await?, args).await,
         Command::Rollover(args) => report::rollover(&open(&db).await?, args).await,
-        Command::Export(c) => trail::export(&open(&db).await?, c).await,
+        Command::Export(c) => trail::export(&open(&db).await?, &db, c).await,
         Command::Verify(args) => ledger::verify(&open(&db).await?, args).await,
     }
 }

@@ -3,6 +3,8 @@
 
 mod cmd;
 mod demo;
+mod escape;
+mod outfile;
 mod output;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -201,15 +203,24 @@ pub enum ExportCommand {
     Trail(TrailArgs),
     /// The whole ledger as an hledger journal.
     Journal {
+        /// Write to this file instead of stdout (refused if it exists, unless --force).
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Replace an existing --output file.
+        #[arg(long, requires = "output")]
+        force: bool,
     },
 }
 
 #[derive(Args, Debug)]
 pub struct TrailArgs {
+    /// Write the CSV to this file (and its manifest to FILE.manifest.json)
+    /// instead of stdout; refused if either exists, unless --force.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Replace an existing --output file and its manifest.
+    #[arg(long, requires = "output")]
+    pub force: bool,
     /// Start with a UTF-8 byte-order mark (for Excel).
     #[arg(long)]
     pub bom: bool,
@@ -300,7 +311,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", escape::escaped_lines(&format!("{err:#}")));
             if err.chain().any(|c| c.is::<cmd::UsageError>()) {
                 ExitCode::from(2)
             } else {

@@ -151,6 +151,16 @@ impl Store {
     }
 }
 
+/// The file of a `sqlite:PATH` URL (None for PostgreSQL or a malformed URL):
+/// the CLI keeps outputs away from it and its `-wal`/`-shm`.
+pub fn sqlite_path(url: &str) -> Option<&str> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or(path);
+    (!path.is_empty()).then_some(path)
+}
+
 fn connection_url(url: &str, mode: OpenMode) -> Result<(Backend, String)> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok((Backend::Postgres, url.to_string()));

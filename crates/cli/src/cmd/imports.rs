@@ -178,7 +178,7 @@ pub async fn import(store: &Store, command: ImportCommand) -> Result<Outcome> {
     if !errors.is_empty() {
         w.rollback().await?;
         for e in &errors {
-            eprintln!("{e}");
+            eprintln!("{}", crate::escape::escaped(e));
         }
         bail!(
             "{} error(s): nothing was imported, the ledger is unchanged",
@@ -378,7 +378,8 @@ async fn import_indicator_files(
             fundledger_formats::IndicatorLayout::Wide => "wide",
         };
         eprintln!(
-            "{label}: {layout} form, {} row(s) read, {} line(s) added{}, {} skipped as already present, amount {}",
+            "{}: {layout} form, {} row(s) read, {} line(s) added{}, {} skipped as already present, amount {}",
+            crate::escape::escaped(&label),
             summary.rows_read,
             counts.added,
             held(counts.deferred, "reduction"),
@@ -425,7 +426,8 @@ async fn import_voucher_files(
         let counts = stream(w, &mut imp, &mut reader, &label, errors).await?;
         let summary = reader.summary();
         eprintln!(
-            "{label}: {} row(s) read, {} voucher(s) added{}, {} skipped as already present, amount {}",
+            "{}: {} row(s) read, {} voucher(s) added{}, {} skipped as already present, amount {}",
+            crate::escape::escaped(&label),
             summary.rows_read,
             counts.added,
             held(counts.deferred, "refund"),
