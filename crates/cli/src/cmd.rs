@@ -8,7 +8,7 @@ pub mod report;
 pub mod trail;
 
 use crate::{Cli, Command, Outcome};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use chrono::NaiveDate;
 use fundledger_store::{OpenMode, Store};
 
@@ -32,9 +32,8 @@ pub async fn run(cli: Cli, db_named: bool) -> Result<Outcome> {
 
 /// Opens an existing, initialised database.
 pub async fn open(db: &str) -> Result<Store> {
-    let store = Store::open(db, OpenMode::MustExist)
-        .await
-        .with_context(|| format!("opening {db}"))?;
+    // The store's error names the file or database itself (password masked).
+    let store = Store::open(db, OpenMode::MustExist).await?;
     store.ensure_initialised().await?;
     Ok(store)
 }

@@ -292,6 +292,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    let secrets = fundledger_store::url_password(&cli.db);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -311,12 +312,46 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("error: {}", escape::escaped_lines(&format!("{err:#}")));
-            if err.chain().any(|c| c.is::<cmd::UsageError>()) {
+            eprintln!("error: {}", error_text(&err, &secrets));
+            if is_usage_error(&err) {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)
             }
         }
     }
+}
+
+/// A bad option value or a malformed `--db` URL: exit status 2.
+fn is_usage_error(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.is::<cmd::UsageError>()
+            || matches!(
+                c.downcast_ref::<fundledger_store::StoreError>(),
+                Some(fundledger_store::StoreError::BadUrl(_))
+            )
+    })
+}
+
+/// The error and its causes on one line, each said once (a wrapper that
+/// already quotes its source is not followed by the source again), with
+/// the `--db` password scrubbed and control characters escaped.
+fn error_text(err: &anyhow::Error, secrets: &[String]) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    // A safety net behind the store's own masking; a one- or two-letter
+    // "password" would garble the message instead.
+    for secret in secrets.iter().filter(|s| s.len() >= 3) {
+        text = text.replace(secret.as_str(), "***");
+    }
+    escape::escaped_lines(&text).into_owned()
 }

@@ -11,10 +11,11 @@ use std::collections::BTreeMap;
 pub async fn init(db: &str) -> Result<Outcome> {
     let store = Store::open(db, OpenMode::Create).await?;
     let applied = store.migrate().await?;
+    let shown = fundledger_store::display_url(db);
     if applied == 0 {
-        eprintln!("{db}: already up to date");
+        eprintln!("{shown}: already up to date");
     } else {
-        eprintln!("{db}: initialised ({applied} migration(s) applied)");
+        eprintln!("{shown}: initialised ({applied} migration(s) applied)");
     }
     Ok(Outcome::Ok)
 }
