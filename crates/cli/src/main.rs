@@ -32,7 +32,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create or migrate the database (idempotent).
-    Init,
+    Init(InitArgs),
     /// Load the shipped Hunan 2020 fixtures (51.66M yuan) into a fresh
     /// database, reconcile as of 2020-12-31 and print the report.
     Demo(DemoArgs),
@@ -61,6 +61,15 @@ pub enum Command {
     Export(ExportCommand),
     /// Recompute the hash chain and every invariant; print the chain head.
     Verify(VerifyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// PostgreSQL: also create the group roles fundledger_officer,
+    /// fundledger_admin and fundledger_auditor and their privileges
+    /// (docs/guide-admin.md). Idempotent; re-run after an upgrade.
+    #[arg(long)]
+    pub roles: bool,
 }
 
 #[derive(Args, Debug)]

@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod location;
 mod read;
 mod reconcile;
+pub mod roles;
 mod rollover;
 pub mod seal;
 pub mod testing;
@@ -160,6 +161,8 @@ impl Store {
             Ok(_) => Err(StoreError::Refused(
                 "database schema is out of date: run `fundledger init` to migrate it".into(),
             )),
+            // A login role without any fundledger role may not even read.
+            Err(e) if e.is_permission_denied() => Err(e),
             Err(_) => Err(StoreError::NotInitialised),
         }
     }

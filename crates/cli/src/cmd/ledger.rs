@@ -2,20 +2,34 @@
 
 use super::{now, UsageError};
 use crate::output::{csv_to_string, resolve_format, Align, TextTable};
-use crate::{BalanceArgs, BudgetCommand, CloseArgs, Format, Outcome, VerifyArgs};
+use crate::{BalanceArgs, BudgetCommand, CloseArgs, Format, InitArgs, Outcome, VerifyArgs};
 use anyhow::{bail, Result};
 use fundledger_core::{Fen, Unit};
 use fundledger_store::{BudgetOutcome, OpenMode, Store};
 use std::collections::BTreeMap;
 
-pub async fn init(db: &str) -> Result<Outcome> {
+pub async fn init(db: &str, args: InitArgs) -> Result<Outcome> {
     let store = Store::open(db, OpenMode::Create).await?;
+    if args.roles && store.backend() != fundledger_store::Backend::Postgres {
+        bail!(UsageError(
+            "--roles: roles are a PostgreSQL feature; on SQLite the database file's \
+             permissions are the access control (docs/guide-admin.md)"
+                .into()
+        ));
+    }
     let applied = store.migrate().await?;
     let shown = fundledger_store::display_url(db);
     if applied == 0 {
         eprintln!("{shown}: already up to date");
     } else {
         eprintln!("{shown}: initialised ({applied} migration(s) applied)");
+    }
+    if args.roles {
+        store.install_roles().await?;
+        eprintln!(
+            "{shown}: roles fundledger_officer, fundledger_admin, fundledger_auditor \
+             granted their privileges; grant them to login roles (docs/guide-admin.md)"
+        );
     }
     Ok(Outcome::Ok)
 }
