@@ -9,14 +9,14 @@ use fundledger_store::{BudgetOutcome, OpenMode, Store};
 use std::collections::BTreeMap;
 
 pub async fn init(db: &str, args: InitArgs) -> Result<Outcome> {
-    let store = Store::open(db, OpenMode::Create).await?;
-    if args.roles && store.backend() != fundledger_store::Backend::Postgres {
+    if args.roles && fundledger_store::sqlite_path(db).is_some() {
         bail!(UsageError(
             "--roles: roles are a PostgreSQL feature; on SQLite the database file's \
              permissions are the access control (docs/guide-admin.md)"
                 .into()
         ));
     }
+    let store = Store::open(db, OpenMode::Create).await?;
     let applied = store.migrate().await?;
     let shown = fundledger_store::display_url(db);
     if applied == 0 {
@@ -28,7 +28,7 @@ pub async fn init(db: &str, args: InitArgs) -> Result<Outcome> {
         store.install_roles().await?;
         eprintln!(
             "{shown}: roles fundledger_officer, fundledger_admin, fundledger_auditor \
-             granted their privileges; grant them to login roles (docs/guide-admin.md)"
+             are ready; grant them to login roles (docs/guide-admin.md)"
         );
     }
     Ok(Outcome::Ok)
