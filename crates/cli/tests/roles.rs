@@ -131,8 +131,20 @@ async fn each_role_may_do_only_its_commands_and_the_database_refuses_the_rest() 
     fl(&owner, &["init", "--roles"]).ok();
     // Idempotent: a second run (as after an upgrade) changes nothing.
     fl(&owner, &["init", "--roles"]).ok();
-    gd_base(&owner);
-    import(&owner, Gd::Doc40).ok();
+    // The owner sets up nothing but the pool: the officer's first import
+    // registers the projects it names (no catalog loaded yet).
+    fl(
+        &owner,
+        &[
+            "budget",
+            "set",
+            "--fiscal-year",
+            "2021",
+            "--amount-yuan",
+            "1000000.00",
+        ],
+    )
+    .ok();
     let logins = LoginRoles::create(
         &admin_url,
         &[
@@ -219,6 +231,17 @@ async fn each_role_may_do_only_its_commands_and_the_database_refuses_the_rest() 
         &["projects", "import", &fixture("reference/projects.csv")],
         &needs("importing projects", "fundledger_admin", o_name),
     );
+    let first = fl(o, &["import", "indicators", &Gd::Doc40.path()]).ok();
+    assert!(
+        first.stderr.contains("total: 3 line(s) added"),
+        "{}",
+        first.stderr
+    );
+    fl(
+        &admin.0,
+        &["projects", "import", &fixture("reference/projects.csv")],
+    )
+    .ok();
     fl(o, &["import", "disbursements", &Gd::Disbursements.path()]).ok();
     fl(o, &["import", "indicators", &Gd::Doc12.path()]).ok();
 
