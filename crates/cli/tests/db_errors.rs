@@ -178,3 +178,25 @@ fn a_new_sqlite_database_and_its_wal_and_shm_are_private() {
         store.close().await;
     });
 }
+
+/// A ledger created before files were made private is pointed out by `init`.
+#[cfg(unix)]
+#[test]
+fn init_warns_about_a_ledger_other_users_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    let url = format!("sqlite:{}", db.display());
+    let first = run(&url, false, &["init"]).ok();
+    assert!(!first.stderr.contains("warning"), "{}", first.stderr);
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let again = run(&url, false, &["init"]).ok();
+    assert!(
+        again.stderr.contains(&format!(
+            "warning: {} is accessible to other users (mode 644)",
+            db.display()
+        )),
+        "{}",
+        again.stderr
+    );
+}

@@ -24,6 +24,9 @@ pub async fn init(db: &str, args: InitArgs) -> Result<Outcome> {
     } else {
         eprintln!("{shown}: initialised ({applied} migration(s) applied)");
     }
+    if let Some(path) = fundledger_store::sqlite_path(db) {
+        warn_if_shared(std::path::Path::new(path));
+    }
     if args.roles {
         store.install_roles().await?;
         eprintln!(
@@ -33,6 +36,26 @@ pub async fn init(db: &str, args: InitArgs) -> Result<Outcome> {
     }
     Ok(Outcome::Ok)
 }
+
+/// On SQLite the file's mode is the access control: a ledger created by an
+/// older version (0644 under umask 022) is readable by every local user.
+#[cfg(unix)]
+fn warn_if_shared(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            eprintln!(
+                "warning: {} is accessible to other users (mode {mode:o}); \
+                 `chmod 600` it unless that is intended (docs/guide-admin.md)",
+                crate::escape::path(path)
+            );
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_shared(_: &std::path::Path) {}
 
 pub async fn budget(store: &Store, command: BudgetCommand) -> Result<Outcome> {
     let BudgetCommand::Set {
