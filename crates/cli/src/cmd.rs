@@ -8,35 +8,69 @@ pub mod report;
 pub mod trail;
 
 use crate::{Cli, Command, Outcome};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use chrono::NaiveDate;
 use fundledger_store::{OpenMode, Store};
 
 pub async fn run(cli: Cli, db_named: bool) -> Result<Outcome> {
     let db = cli.db.clone();
     match cli.command {
-        Command::Init => ledger::init(&db).await,
+        Command::Init(args) => ledger::init(&db, args).await,
         Command::Demo(args) => crate::demo::run(&db, db_named, args).await,
-        Command::Budget(c) => ledger::budget(&open(&db).await?, c).await,
-        Command::Regions(c) => imports::regions(&open(&db).await?, c).await,
-        Command::Projects(c) => imports::projects(&open(&db).await?, c).await,
-        Command::Import(c) => imports::import(&open(&db).await?, c).await,
-        Command::Reconcile(args) => report::reconcile(&open(&db).await?, args).await,
-        Command::Balance(args) => ledger::balance(&open(&db).await?, args).await,
-        Command::Close(args) => ledger::close(&open(&db).await?, args).await,
-        Command::Rollover(args) => report::rollover(&open(&db).await?, args).await,
-        Command::Export(c) => trail::export(&open(&db).await?, c).await,
-        Command::Verify(args) => ledger::verify(&open(&db).await?, args).await,
+        command => {
+            let store = Store::open(&db, OpenMode::MustExist).await?;
+            let (doing, role) = needs(&command);
+            match dispatch(&store, &db, command).await {
+                Err(e) if is_permission_denied(&e) => {
+                    let user = store.current_user().await.unwrap_or_else(|_| "?".into());
+                    bail!("permission denied: {doing} needs {role} (connected as {user})")
+                }
+                other => other,
+            }
+        }
     }
 }
 
-/// Opens an existing, initialised database.
-pub async fn open(db: &str) -> Result<Store> {
-    let store = Store::open(db, OpenMode::MustExist)
-        .await
-        .with_context(|| format!("opening {db}"))?;
+async fn dispatch(store: &Store, db: &str, command: Command) -> Result<Outcome> {
+    // The store's errors name the file or database itself (password masked).
     store.ensure_initialised().await?;
-    Ok(store)
+    match command {
+        Command::Init(_) | Command::Demo(_) => unreachable!("handled by run"),
+        Command::Budget(c) => ledger::budget(store, c).await,
+        Command::Regions(c) => imports::regions(store, c).await,
+        Command::Projects(c) => imports::projects(store, c).await,
+        Command::Import(c) => imports::import(store, c).await,
+        Command::Reconcile(args) => report::reconcile(store, args).await,
+        Command::Balance(args) => ledger::balance(store, args).await,
+        Command::Close(args) => ledger::close(store, args).await,
+        Command::Rollover(args) => report::rollover(store, args).await,
+        Command::Export(c) => trail::export(store, db, c).await,
+        Command::Verify(args) => ledger::verify(store, args).await,
+    }
+}
+
+/// What a command does, in words, and the PostgreSQL role that may do it
+/// (fundledger_store::roles): named when the database refuses.
+fn needs(command: &Command) -> (&'static str, &'static str) {
+    use fundledger_store::roles::{ADMIN, AUDITOR, OFFICER};
+    match command {
+        Command::Import(_) => ("importing", OFFICER),
+        Command::Budget(_) => ("setting a budget", ADMIN),
+        Command::Regions(_) => ("importing regions", ADMIN),
+        Command::Projects(_) => ("importing projects", ADMIN),
+        Command::Close(_) => ("closing a period", ADMIN),
+        Command::Rollover(_) => ("a rollover", ADMIN),
+        _ => ("reading the ledger", AUDITOR),
+    }
+}
+
+/// SQLSTATE 42501 anywhere in the chain: a missing privilege or a row
+/// policy's refusal. The transaction was rolled back, nothing written.
+fn is_permission_denied(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<fundledger_store::StoreError>()
+            .is_some_and(|s| s.is_permission_denied())
+    })
 }
 
 /// The time written into batches and entries: the CLI owns the clock.

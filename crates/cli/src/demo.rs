@@ -89,10 +89,16 @@ pub async fn run(db: &str, db_named: bool, args: DemoArgs) -> Result<Outcome> {
     let store = Store::open(&db, OpenMode::Create).await?;
     store.migrate().await?;
     if store.max_entry_no().await? > 0 {
-        bail!("demo needs an empty database; {db} already has entries");
+        bail!(
+            "demo needs an empty database; {} already has entries",
+            fundledger_store::display_url(&db)
+        );
     }
     let files = |names: &[&str]| names.iter().map(PathBuf::from).collect::<Vec<_>>();
-    eprintln!("== fundledger demo: Hunan 2020, 51,660,000.00 yuan of project funds ({db})");
+    eprintln!(
+        "== fundledger demo: Hunan 2020, 51,660,000.00 yuan of project funds ({})",
+        fundledger_store::display_url(&db)
+    );
     ledger::budget(
         &store,
         BudgetCommand::Set {

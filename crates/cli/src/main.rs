@@ -3,6 +3,8 @@
 
 mod cmd;
 mod demo;
+mod escape;
+mod outfile;
 mod output;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -30,7 +32,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create or migrate the database (idempotent).
-    Init,
+    Init(InitArgs),
     /// Load the shipped Hunan 2020 fixtures (51.66M yuan) into a fresh
     /// database, reconcile as of 2020-12-31 and print the report.
     ///
@@ -63,6 +65,15 @@ pub enum Command {
     Export(ExportCommand),
     /// Recompute the hash chain and every invariant; print the chain head.
     Verify(VerifyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// PostgreSQL: also create the group roles fundledger_officer,
+    /// fundledger_admin and fundledger_auditor and their privileges
+    /// (docs/guide-admin.md). Idempotent; re-run after an upgrade.
+    #[arg(long)]
+    pub roles: bool,
 }
 
 #[derive(Args, Debug)]
@@ -280,17 +291,24 @@ pub enum ExportCommand {
     Trail(TrailArgs),
     /// The whole ledger as an hledger journal.
     Journal {
-        /// Write to this file instead of stdout.
+        /// Write to this file instead of stdout (refused if it exists, unless --force).
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Replace an existing --output file.
+        #[arg(long, requires = "output")]
+        force: bool,
     },
 }
 
 #[derive(Args, Debug)]
 pub struct TrailArgs {
-    /// Write the CSV to this file and its manifest to FILE.manifest.json (default: CSV to stdout, manifest to stderr).
+    /// Write the CSV to this file (and its manifest to FILE.manifest.json)
+    /// instead of stdout; refused if either exists, unless --force.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Replace an existing --output file and its manifest.
+    #[arg(long, requires = "output")]
+    pub force: bool,
     /// Start with a UTF-8 byte-order mark (for Excel).
     #[arg(long)]
     pub bom: bool,
@@ -375,6 +393,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    let secrets = fundledger_store::url_password(&cli.db);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -394,14 +413,48 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("error: {err:#}");
-            if err.chain().any(|c| c.is::<cmd::UsageError>()) {
+            eprintln!("error: {}", error_text(&err, &secrets));
+            if is_usage_error(&err) {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)
             }
         }
     }
+}
+
+/// A bad option value or a malformed `--db` URL: exit status 2.
+fn is_usage_error(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.is::<cmd::UsageError>()
+            || matches!(
+                c.downcast_ref::<fundledger_store::StoreError>(),
+                Some(fundledger_store::StoreError::BadUrl(_))
+            )
+    })
+}
+
+/// The error and its causes on one line, each said once (a wrapper that
+/// already quotes its source is not followed by the source again), with
+/// the `--db` password scrubbed and control characters escaped.
+fn error_text(err: &anyhow::Error, secrets: &[String]) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    // A safety net behind the store's own masking; a one- or two-letter
+    // "password" would garble the message instead.
+    for secret in secrets.iter().filter(|s| s.len() >= 3) {
+        text = text.replace(secret.as_str(), "***");
+    }
+    escape::escaped_lines(&text).into_owned()
 }
 
 #[cfg(test)]

@@ -45,8 +45,17 @@ impl TextTable {
             rows: Vec::new(),
         }
     }
+    /// Cells come from files and the ledger: control characters are shown
+    /// escaped (crate::escape), never sent to the terminal raw.
     pub fn row(&mut self, cells: Vec<String>) {
         assert_eq!(cells.len(), self.headers.len(), "table row width");
+        let cells = cells
+            .into_iter()
+            .map(|c| match crate::escape::escaped(&c) {
+                std::borrow::Cow::Borrowed(_) => c,
+                std::borrow::Cow::Owned(e) => e,
+            })
+            .collect();
         self.rows.push(cells);
     }
     /// A horizontal rule, drawn at render time.

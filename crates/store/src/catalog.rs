@@ -107,6 +107,26 @@ pub async fn upsert_projects(w: &mut WriteTx, projects: &[Project]) -> Result<()
     Ok(())
 }
 
+/// Registers projects an indicator file introduces (not in the catalog when
+/// the file was read). Insert-only, never an update: an officer's role may
+/// add projects but not rename them (`roles::TABLE_GRANTS`), and PostgreSQL
+/// demands the UPDATE privilege for any `ON CONFLICT DO UPDATE`.
+pub async fn register_new_projects(w: &mut WriteTx, projects: &[Project]) -> Result<()> {
+    for p in projects {
+        sqlx::query(
+            "INSERT INTO projects (code, name, aliases, func_code) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (code) DO NOTHING",
+        )
+        .bind(p.code.to_string())
+        .bind(p.name.clone())
+        .bind(p.aliases.join(";"))
+        .bind(p.func_code.clone())
+        .execute(w.conn().await?)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Records division-table extensions (append-only) in the caller's transaction.
 pub async fn add_regions(w: &mut WriteTx, rows: &[Division]) -> Result<u64> {
     let batch = w.batch_id();

@@ -11,8 +11,10 @@
 pub mod catalog;
 mod imports;
 pub mod ledger;
+pub mod location;
 mod read;
 mod reconcile;
+pub mod roles;
 mod rollover;
 pub mod seal;
 pub mod testing;
@@ -21,6 +23,7 @@ pub mod write;
 
 pub use imports::{ImportOutcome, IndicatorImport, LedgerRejection, VoucherImport};
 pub use ledger::{BudgetOutcome, PoolState};
+pub use location::{display_url, url_password};
 pub use read::{BalanceRow, JournalEntry, LedgerSnapshot, StoredPosting};
 pub use rollover::RolloverOutcome;
 pub use verify::{VerifyFailure, VerifyReport};
@@ -38,8 +41,13 @@ pub enum Backend {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database URL `{0}` is neither sqlite:PATH nor postgres://…")]
+    /// The URL (password masked) and what is wrong with it: a usage error.
+    #[error("--db {0}")]
     BadUrl(String),
+    /// The database could not be opened: where, why and how to create it,
+    /// in one message (password masked; no nested source).
+    #[error("{0}")]
+    Open(String),
     #[error("no database at {0}: run `fundledger init` first")]
     Missing(String),
     #[error("database schema is not initialised: run `fundledger init` first")]
@@ -78,11 +86,17 @@ pub enum OpenMode {
 }
 
 impl Store {
-    /// Opens `sqlite:PATH` or `postgres://…`.
+    /// Opens `sqlite:PATH` or `postgres://…`. A new SQLite file is created
+    /// mode 0600 (its `-wal`/`-shm` inherit that): on one machine the file
+    /// permissions are the access control.
     pub async fn open(url: &str, mode: OpenMode) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let (backend, connect_url) = connection_url(url, mode)?;
-        let options = AnyConnectOptions::from_str(&connect_url)?;
+        let options = AnyConnectOptions::from_str(&connect_url)
+            .map_err(|e| StoreError::BadUrl(format!("{}: {e}", display_url(url))))?;
+        if backend == Backend::Sqlite && mode == OpenMode::Create {
+            location::create_private_file(sqlite_path(url).expect("a sqlite URL has a path"))?;
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
             .after_connect(move |conn, _meta| {
@@ -94,13 +108,18 @@ impl Store {
                         conn.execute("PRAGMA journal_mode = WAL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 30000").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        // FULL: a command that printed "added" survives a
+                        // power cut (docs/adr/0003-durability.md).
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                    } else {
+                        ensure_synchronous_commit(conn).await?;
                     }
                     Ok(())
                 })
             })
             .connect_with(options)
-            .await?;
+            .await
+            .map_err(|e| location::open_error(url, backend, mode, &e))?;
         Ok(Store { pool, backend })
     }
 
@@ -142,6 +161,8 @@ impl Store {
             Ok(_) => Err(StoreError::Refused(
                 "database schema is out of date: run `fundledger init` to migrate it".into(),
             )),
+            // A login role without any fundledger role may not even read.
+            Err(e) if e.is_permission_denied() => Err(e),
             Err(_) => Err(StoreError::NotInitialised),
         }
     }
@@ -151,6 +172,30 @@ impl Store {
     }
 }
 
+/// The file of a `sqlite:PATH` URL (None for PostgreSQL or a malformed URL):
+/// the CLI keeps outputs away from it and its `-wal`/`-shm`.
+pub fn sqlite_path(url: &str) -> Option<&str> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or(path);
+    (!path.is_empty()).then_some(path)
+}
+
+/// `synchronous_commit = off` (set for the server, database or role) lets
+/// PostgreSQL acknowledge a COMMIT it can still lose: our sessions turn it
+/// back on. Other values (local, remote_write, on, remote_apply) are durable
+/// on this server and are left as the administrator chose.
+async fn ensure_synchronous_commit(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    let setting: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+        .fetch_one(&mut *conn)
+        .await?;
+    if setting == "off" {
+        conn.execute("SET synchronous_commit = on").await?;
+    }
+    Ok(())
+}
+
 fn connection_url(url: &str, mode: OpenMode) -> Result<(Backend, String)> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok((Backend::Postgres, url.to_string()));
@@ -158,10 +203,18 @@ fn connection_url(url: &str, mode: OpenMode) -> Result<(Backend, String)> {
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
-        .ok_or_else(|| StoreError::BadUrl(url.to_string()))?;
+        .ok_or_else(|| {
+            StoreError::BadUrl(format!(
+                "{}: expected sqlite:PATH or postgres://USER@HOST/DATABASE",
+                display_url(url)
+            ))
+        })?;
     let path = path.split('?').next().unwrap_or(path);
     if path.is_empty() {
-        return Err(StoreError::BadUrl(url.to_string()));
+        return Err(StoreError::BadUrl(format!(
+            "{}: no file name after sqlite:",
+            display_url(url)
+        )));
     }
     let exists = std::path::Path::new(path).exists();
     if mode == OpenMode::MustExist && !exists {

@@ -14,7 +14,7 @@ use fundledger_core::{DocNo, RegionCode, Unit};
 use fundledger_formats::{
     open_disbursements, open_indicators, EncodingChoice, ImportContext, ReadOptions,
 };
-use fundledger_store::catalog::{add_regions, upsert_projects};
+use fundledger_store::catalog::{add_regions, register_new_projects, upsert_projects};
 use fundledger_store::{ImportOutcome, IndicatorImport, Store, VoucherImport, WriteTx};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
@@ -46,7 +46,7 @@ pub async fn regions(store: &Store, command: RegionsCommand) -> Result<Outcome> 
     }
     eprintln!(
         "{}: {} division(s) read, {added} added, {} already present (built in or imported before)",
-        file.display(),
+        crate::escape::path(&file),
         rows.len(),
         rows.len() as u64 - added
     );
@@ -69,7 +69,7 @@ pub async fn projects(store: &Store, command: ProjectsCommand) -> Result<Outcome
     w.commit().await?;
     eprintln!(
         "{}: {} project(s) loaded; catalog has {}",
-        file.display(),
+        crate::escape::path(&file),
         projects.len(),
         catalog.len()
     );
@@ -200,13 +200,13 @@ pub async fn import(store: &Store, command: ImportCommand) -> Result<Outcome> {
     };
     for r in &reports {
         for line in file_lines(r, verdict, kind) {
-            eprintln!("{line}");
+            eprintln!("{}", crate::escape::escaped(&line));
         }
     }
     if verdict == Verdict::Refused {
         w.rollback().await?;
         for e in &errors {
-            eprintln!("{e}");
+            eprintln!("{}", crate::escape::escaped(e));
         }
         bail!(
             "{} error(s): import refused: nothing was imported, the ledger is unchanged",
@@ -505,7 +505,7 @@ async fn import_indicator_files(
         let summary = reader.summary();
         // Projects a file introduces are known to the files after it.
         if !summary.new_projects.is_empty() {
-            upsert_projects(w, &summary.new_projects).await?;
+            register_new_projects(w, &summary.new_projects).await?;
             for p in &summary.new_projects {
                 if let Err(e) = catalog.insert(p.clone()) {
                     errors.push(format!("{label}: {e}"));

@@ -2,22 +2,62 @@
 
 use super::{now, today, UsageError};
 use crate::output::{csv_to_string, resolve_format, Align, TextTable};
-use crate::{BalanceArgs, BudgetCommand, CloseArgs, Format, Outcome, TextFormat, VerifyArgs};
+use crate::{
+    BalanceArgs, BudgetCommand, CloseArgs, Format, InitArgs, Outcome, TextFormat, VerifyArgs,
+};
 use anyhow::{bail, Result};
 use fundledger_core::{Fen, Unit};
 use fundledger_store::{BudgetOutcome, OpenMode, Store};
 use std::collections::BTreeMap;
 
-pub async fn init(db: &str) -> Result<Outcome> {
+pub async fn init(db: &str, args: InitArgs) -> Result<Outcome> {
+    if args.roles && fundledger_store::sqlite_path(db).is_some() {
+        bail!(UsageError(
+            "--roles: roles are a PostgreSQL feature; on SQLite the database file's \
+             permissions are the access control (docs/guide-admin.md)"
+                .into()
+        ));
+    }
     let store = Store::open(db, OpenMode::Create).await?;
     let applied = store.migrate().await?;
+    let shown = fundledger_store::display_url(db);
     if applied == 0 {
-        eprintln!("{db}: already up to date");
+        eprintln!("{shown}: already up to date");
     } else {
-        eprintln!("{db}: initialised ({applied} migration(s) applied)");
+        eprintln!("{shown}: initialised ({applied} migration(s) applied)");
+    }
+    if let Some(path) = fundledger_store::sqlite_path(db) {
+        warn_if_shared(std::path::Path::new(path));
+    }
+    if args.roles {
+        store.install_roles().await?;
+        eprintln!(
+            "{shown}: roles fundledger_officer, fundledger_admin, fundledger_auditor \
+             are ready; grant them to login roles (docs/guide-admin.md)"
+        );
     }
     Ok(Outcome::Ok)
 }
+
+/// On SQLite the file's mode is the access control: a ledger created by an
+/// older version (0644 under umask 022) is readable by every local user.
+#[cfg(unix)]
+fn warn_if_shared(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            eprintln!(
+                "warning: {} is accessible to other users (mode {mode:o}); \
+                 `chmod 600` it unless that is intended (docs/guide-admin.md)",
+                crate::escape::path(path)
+            );
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_shared(_: &std::path::Path) {}
 
 pub async fn budget(store: &Store, command: BudgetCommand) -> Result<Outcome> {
     let BudgetCommand::Set {

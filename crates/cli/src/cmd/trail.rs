@@ -1,8 +1,10 @@
 //! export trail (auditors) and export journal (hledger).
 
 use super::parse_date_arg;
+use crate::escape;
+use crate::outfile::{self, OutputFile};
 use crate::{ExportCommand, Outcome, TrailArgs};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use fundledger_core::divisions::DivisionTable;
 use fundledger_core::{ProjectCode, RegionCode};
 use fundledger_formats::export::{
@@ -10,26 +12,62 @@ use fundledger_formats::export::{
 };
 use fundledger_store::{JournalEntry, Store};
 use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 
-pub async fn export(store: &Store, command: ExportCommand) -> Result<Outcome> {
+pub async fn export(store: &Store, db: &str, command: ExportCommand) -> Result<Outcome> {
     match command {
-        ExportCommand::Journal { output } => journal(store, output).await,
-        ExportCommand::Trail(args) => trail(store, args).await,
+        ExportCommand::Journal { output, force } => journal(store, db, output, force).await,
+        ExportCommand::Trail(args) => trail(store, db, args).await,
     }
 }
 
-fn open_output(path: Option<&std::path::Path>) -> Result<Box<dyn Write>> {
-    Ok(match path {
-        Some(p) => Box::new(BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        )),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
-    })
+/// An `--output` file (through [`outfile`], committed by [`Output::finish`])
+/// or stdout.
+enum Output {
+    File(OutputFile),
+    Stdout(BufWriter<std::io::StdoutLock<'static>>),
+}
+
+impl Output {
+    fn open(path: Option<&Path>, force: bool, db: &str) -> Result<Output> {
+        Ok(match path {
+            Some(p) => Output::File(outfile::create(p, force, db)?),
+            None => Output::Stdout(BufWriter::new(std::io::stdout().lock())),
+        })
+    }
+
+    /// Puts a file in place; flushes stdout.
+    fn finish(self) -> Result<()> {
+        match self {
+            Output::File(f) => f.commit(),
+            Output::Stdout(mut s) => Ok(s.flush()?),
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Output::File(f) => f.write(buf),
+            Output::Stdout(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Output::File(f) => f.flush(),
+            Output::Stdout(s) => s.flush(),
+        }
+    }
 }
 
 /// Streams every entry page by page; the same ledger gives the same bytes.
-async fn journal(store: &Store, output: Option<std::path::PathBuf>) -> Result<Outcome> {
-    let mut out = open_output(output.as_deref())?;
+async fn journal(
+    store: &Store,
+    db: &str,
+    output: Option<std::path::PathBuf>,
+    force: bool,
+) -> Result<Outcome> {
+    let mut out = Output::open(output.as_deref(), force, db)?;
     let max = store.max_entry_no().await?;
     let head = store.snapshot().await?.head_hash.unwrap_or_default();
     write_journal_header(&mut out, &head)?;
@@ -42,7 +80,7 @@ async fn journal(store: &Store, output: Option<std::path::PathBuf>) -> Result<Ou
             write_journal_entry(&mut out, &e)?;
         }
     }
-    out.flush()?;
+    out.finish()?;
     Ok(Outcome::Ok)
 }
 
@@ -113,7 +151,7 @@ impl TrailFilter {
     }
 }
 
-async fn trail(store: &Store, args: TrailArgs) -> Result<Outcome> {
+async fn trail(store: &Store, db: &str, args: TrailArgs) -> Result<Outcome> {
     let divisions = store.division_table().await?;
     let catalog = store.project_catalog().await?;
     let filter = TrailFilter {
@@ -135,7 +173,14 @@ async fn trail(store: &Store, args: TrailArgs) -> Result<Outcome> {
             .map(|p| super::project_arg(&catalog, p))
             .transpose()?,
     };
-    let out = HashingWriter::new(open_output(args.output.as_deref())?);
+    // Both files are checked before either is written: a refused manifest
+    // path leaves no CSV behind.
+    let manifest_path = args.output.as_ref().map(|p| manifest_path(p));
+    let manifest_out = manifest_path
+        .as_deref()
+        .map(|m| outfile::create(m, args.force, db))
+        .transpose()?;
+    let out = HashingWriter::new(Output::open(args.output.as_deref(), args.force, db)?);
     let mut writer = TrailWriter::new(out, args.bom)?;
     let max = store.max_entry_no().await?;
     let head = store.snapshot().await?.head_hash.unwrap_or_default();
@@ -149,8 +194,8 @@ async fn trail(store: &Store, args: TrailArgs) -> Result<Outcome> {
         }
     }
     let (hashing, totals) = writer.finish()?;
-    let (mut inner, sha256, bytes) = hashing.finish()?;
-    inner.flush()?;
+    let (inner, sha256, bytes) = hashing.finish()?;
+    inner.finish()?;
     assert_eq!(
         totals.debit, totals.credit,
         "whole transactions are exported, so debits equal credits"
@@ -173,22 +218,29 @@ async fn trail(store: &Store, args: TrailArgs) -> Result<Outcome> {
             "project": filter.project.as_ref().map(|p| p.to_string()),
         },
     });
-    match &args.output {
-        Some(p) => {
-            let mpath = format!("{}.manifest.json", p.display());
-            std::fs::write(&mpath, serde_json::to_string_pretty(&manifest)? + "\n")
-                .with_context(|| format!("writing {mpath}"))?;
+    match (&args.output, manifest_out) {
+        (Some(p), Some(mut mout)) => {
+            mout.write_all((serde_json::to_string_pretty(&manifest)? + "\n").as_bytes())?;
+            mout.commit()?;
+            let mpath = escape::path(manifest_path.as_deref().unwrap_or(p));
             eprintln!(
                 "{}: {} row(s), debits {} = credits {}, sha256 {sha256}; manifest {mpath}",
-                p.display(),
+                escape::path(p),
                 totals.rows,
                 totals.debit,
                 totals.credit
             );
         }
-        None => eprintln!("{}", serde_json::to_string_pretty(&manifest)?),
+        _ => eprintln!("{}", serde_json::to_string_pretty(&manifest)?),
     }
     Ok(Outcome::Ok)
+}
+
+/// `FILE.manifest.json` beside `FILE`.
+fn manifest_path(output: &Path) -> PathBuf {
+    let mut name = output.as_os_str().to_os_string();
+    name.push(".manifest.json");
+    PathBuf::from(name)
 }
 
 #[cfg(test)]
