@@ -21,7 +21,10 @@ pub async fn run(cli: Cli, db_named: bool) -> Result<Outcome> {
         Command::Regions(c) => imports::regions(&open(&db).await?, c).await,
         Command::Projects(c) => imports::projects(&open(&db).await?, c).await,
         Command::Import(c) => imports::import(&open(&db).await?, c).await,
-        Command::Reconcile(args) => report::reconcile(&open(&db).await?, args).await,
+        Command::Reconcile(args) => {
+            report::check_reconcile_usage(&args)?;
+            report::reconcile(&open(&db).await?, args).await
+        }
         Command::Balance(args) => ledger::balance(&open(&db).await?, args).await,
         Command::Close(args) => ledger::close(&open(&db).await?, args).await,
         Command::Rollover(args) => report::rollover(&open(&db).await?, args).await,

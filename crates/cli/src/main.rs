@@ -65,6 +65,12 @@ pub enum Command {
 pub struct DemoArgs {
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Also write the report as reconcile_2020-12-31.xlsx and .html into this (existing) directory.
+    #[arg(long)]
+    pub output_dir: Option<PathBuf>,
+    /// Language of the xlsx and html reports.
+    #[arg(long, value_enum)]
+    pub lang: Option<LangArg>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -159,9 +165,15 @@ pub struct ReconcileArgs {
     /// Exit 3 when any row has one of these statuses.
     #[arg(long, value_delimiter = ',')]
     pub fail_on: Vec<FailOn>,
-    /// Output format (default: table on a terminal, csv otherwise).
+    /// Output format (default: table on a terminal, csv otherwise); xlsx and html need --output.
     #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    pub format: Option<ReportFormat>,
+    /// Write the report to this file instead of stdout (required for xlsx and html).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Language of the xlsx and html reports (default zh); csv and json keep their English columns.
+    #[arg(long, value_enum)]
+    pub lang: Option<LangArg>,
 }
 
 #[derive(Args, Debug)]
@@ -236,6 +248,22 @@ pub enum Format {
     Table,
     Csv,
     Json,
+}
+
+/// `reconcile`'s formats: those of every report plus the two for people.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Table,
+    Csv,
+    Json,
+    Xlsx,
+    Html,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LangArg {
+    Zh,
+    En,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

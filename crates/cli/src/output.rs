@@ -1,16 +1,102 @@
 //! Terminal and machine output: format choice, aligned tables (by display
 //! width, so Chinese text lines up), CSV.
 
+use crate::cmd::UsageError;
 use crate::Format;
-use std::io::IsTerminal;
+use anyhow::{bail, Context, Result};
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use unicode_width::UnicodeWidthStr;
+
+/// Where a command's output goes: the file named by `--output`, or stdout.
+/// Every command writes its output files through [`open_output`], so the
+/// rules for outputs (SPEC §9) live in this one place; [`Output::finish`]
+/// is the point where a written file becomes final.
+pub struct Output {
+    writer: BufWriter<Box<dyn Write>>,
+    path: Option<PathBuf>,
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writer.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+impl Output {
+    /// Everything is written: flush, and say which file failed if one did.
+    pub fn finish(mut self) -> Result<()> {
+        let flushed = self.writer.flush();
+        match &self.path {
+            Some(p) => flushed.with_context(|| format!("writing {}", p.display())),
+            None => Ok(flushed?),
+        }
+    }
+}
+
+/// A path whose directory does not exist is a usage error (exit 2), found
+/// before any work is done; callers check it up front with this too.
+pub fn check_output_path(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!(UsageError(format!(
+            "--output {}: directory {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    if path.is_dir() {
+        bail!(UsageError(format!(
+            "--output {}: is a directory, not a file name",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Opens `--output` (or stdout when there is none) for writing.
+pub fn open_output(path: Option<&Path>) -> Result<Output> {
+    let Some(p) = path else {
+        return Ok(Output {
+            writer: BufWriter::new(Box::new(std::io::stdout().lock())),
+            path: None,
+        });
+    };
+    check_output_path(p)?;
+    let file = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+    Ok(Output {
+        writer: BufWriter::new(Box::new(file)),
+        path: Some(p.to_path_buf()),
+    })
+}
+
+/// A whole report, to `--output` when given, else to stdout.
+pub fn write_report(path: Option<&Path>, bytes: &[u8]) -> Result<()> {
+    match path {
+        None => Ok(emit_bytes(bytes)?),
+        Some(_) => {
+            let mut out = open_output(path)?;
+            out.write_all(bytes)?;
+            out.finish()
+        }
+    }
+}
 
 /// Writes a report to stdout. A closed pipe (`fundledger reconcile | head`)
 /// is not an error: the reader has what it wanted.
 pub fn emit(text: &str) -> std::io::Result<()> {
-    use std::io::Write;
+    emit_bytes(text.as_bytes())
+}
+
+fn emit_bytes(bytes: &[u8]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+    match out.write_all(bytes).and_then(|_| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }

@@ -1,6 +1,7 @@
 //! export trail (auditors) and export journal (hledger).
 
 use super::parse_date_arg;
+use crate::output::open_output;
 use crate::{ExportCommand, Outcome, TrailArgs};
 use anyhow::{Context, Result};
 use fundledger_core::divisions::DivisionTable;
@@ -9,22 +10,12 @@ use fundledger_formats::export::{
     write_journal_entry, write_journal_header, HashingWriter, TrailWriter,
 };
 use fundledger_store::{JournalEntry, Store};
-use std::io::{BufWriter, Write};
 
 pub async fn export(store: &Store, command: ExportCommand) -> Result<Outcome> {
     match command {
         ExportCommand::Journal { output } => journal(store, output).await,
         ExportCommand::Trail(args) => trail(store, args).await,
     }
-}
-
-fn open_output(path: Option<&std::path::Path>) -> Result<Box<dyn Write>> {
-    Ok(match path {
-        Some(p) => Box::new(BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        )),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
-    })
 }
 
 /// Streams every entry page by page; the same ledger gives the same bytes.
@@ -42,7 +33,7 @@ async fn journal(store: &Store, output: Option<std::path::PathBuf>) -> Result<Ou
             write_journal_entry(&mut out, &e)?;
         }
     }
-    out.flush()?;
+    out.finish()?;
     Ok(Outcome::Ok)
 }
 
@@ -149,8 +140,8 @@ async fn trail(store: &Store, args: TrailArgs) -> Result<Outcome> {
         }
     }
     let (hashing, totals) = writer.finish()?;
-    let (mut inner, sha256, bytes) = hashing.finish()?;
-    inner.flush()?;
+    let (inner, sha256, bytes) = hashing.finish()?;
+    inner.finish()?;
     assert_eq!(
         totals.debit, totals.credit,
         "whole transactions are exported, so debits equal credits"
