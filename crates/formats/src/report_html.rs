@@ -117,11 +117,12 @@ fn chart_bar(out: &mut String, i: usize, p: &RollupRow, scale: i128, l: &Labels)
     };
     let _ = write!(
         out,
-        "<g class=\"bar\" data-prefecture=\"{name}\" data-rate=\"{rate}\" data-overdue=\"{overdue}\">\
+        "<g class=\"bar\" data-code=\"{code}\" data-prefecture=\"{name}\" data-rate=\"{rate}\" data-overdue=\"{overdue}\">\
          <text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\">{name}</text>\
          <rect class=\"bar{over}\" x=\"{LABEL_W}\" y=\"{by}\" width=\"{bw}\" height=\"{bh}\"></rect>\
          <text class=\"rate\" x=\"{rx}\" y=\"{ty}\">{rate}</text>\
          <text class=\"{oclass}\" x=\"{ox}\" y=\"{ty}\">{olabel} {overdue}</text></g>\n",
+        code = p.prefecture.map(|c| c.to_string()).unwrap_or_default(),
         name = esc(&p.name),
         lx = LABEL_W - 8,
         ty = y + 19,
