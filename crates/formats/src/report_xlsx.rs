@@ -159,6 +159,10 @@ fn write_cell(
         }
     };
     match cell {
+        // A total row's empty cells still carry its rule.
+        Cell::Text(t) if t.is_empty() && total => {
+            ws.write_blank(row, col, &s.total_text)?;
+        }
         Cell::Text(t) if t.is_empty() => {}
         Cell::Text(t) => {
             ws.write_string_with_format(row, col, t, &pick(&s.text, &s.total_text))?;
@@ -177,6 +181,9 @@ fn write_cell(
         }
         Cell::Rate(Some(bp)) => {
             ws.write_number_with_format(row, col, rate_value(*bp), &pick(&s.rate, &s.total_rate))?;
+        }
+        Cell::Rate(None) | Cell::Date(None) if total => {
+            ws.write_blank(row, col, &s.total_text)?;
         }
         Cell::Rate(None) | Cell::Date(None) => {}
         Cell::Date(Some(d)) => {
