@@ -308,6 +308,39 @@ fn check_book(book_path: &Path, csv_text: &str, head: &str, entries: i64, as_of:
     );
 }
 
+/// One XML part of the workbook.
+fn part(zip: &mut zip::ZipArchive<std::fs::File>, name: &str) -> String {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name(name).expect(name), &mut text).unwrap();
+    text
+}
+
+/// What calamine does not show: number formats, frozen header, autofilter,
+/// and the print setup (A4 landscape, one page wide, title and header rows
+/// repeated), on every sheet.
+fn check_layout(book_path: &Path, sheets: usize) {
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(book_path).unwrap()).unwrap();
+    let styles = part(&mut zip, "xl/styles.xml");
+    for code in ["#,##0.00", "0.00%", "yyyy-mm-dd"] {
+        assert!(styles.contains(&format!("formatCode=\"{code}\"")), "{code}");
+    }
+    let workbook = part(&mut zip, "xl/workbook.xml");
+    assert_eq!(workbook.matches("_xlnm.Print_Titles").count(), sheets);
+    assert_eq!(workbook.matches("!$1:$3</definedName>").count(), sheets);
+    for i in 1..=sheets {
+        let sheet = part(&mut zip, &format!("xl/worksheets/sheet{i}.xml"));
+        for want in [
+            "<pane ySplit=\"3\" topLeftCell=\"A4\" activePane=\"bottomLeft\" state=\"frozen\"/>",
+            "<autoFilter ref=\"A3:",
+            "<pageSetUpPr fitToPage=\"1\"/>",
+            "<pageSetup paperSize=\"9\" fitToHeight=\"0\" orientation=\"landscape\"",
+            "customWidth=\"1\"",
+        ] {
+            assert!(sheet.contains(want), "sheet{i}: no {want}");
+        }
+    }
+}
+
 fn verify_head(db: &TestDb) -> (String, i64) {
     let v: serde_json::Value =
         serde_json::from_str(&fl(db, &["verify", "--format", "json"]).ok().stdout).unwrap();
@@ -369,6 +402,8 @@ fn hunan_demo_workbook_agrees_with_the_csv_report() {
     let (head, entries) = verify_head(&db);
     let book = out_dir.join("reconcile_2020-12-31.xlsx");
     check_book(&book, &demo.stdout, &head, entries, "2020-12-31");
+    // 汇总, 14 prefectures, 异常.
+    check_layout(&book, 16);
     assert!(out_dir.join("reconcile_2020-12-31.html").is_file());
     for filters in [
         &["--region", "431100"][..],
@@ -481,4 +516,25 @@ fn usage_errors_exit_2() {
         "{}",
         run.stderr
     );
+}
+
+/// The same ledger gives the same workbook and page, byte for byte: nothing
+/// in them comes from the clock.
+#[test]
+fn workbook_and_page_are_reproducible() {
+    let db = TestDb::sqlite();
+    gd_ledger(&db);
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["xlsx", "html"] {
+        let bytes = |name: &str| {
+            let file = dir.path().join(format!("{name}.{format}"));
+            let f = file.to_str().unwrap();
+            reconcile(&db, "2021-06-30", &["--format", format, "--output", f]).ok();
+            std::fs::read(&file).unwrap()
+        };
+        assert!(
+            bytes("first") == bytes("second"),
+            "{format} differs between runs"
+        );
+    }
 }
