@@ -115,13 +115,13 @@ fn chart_bar(out: &mut String, i: usize, p: &RollupRow, scale: i128, l: &Labels)
     } else {
         ""
     };
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<g class=\"bar\" data-code=\"{code}\" data-prefecture=\"{name}\" data-rate=\"{rate}\" data-overdue=\"{overdue}\">\
          <text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\">{name}</text>\
          <rect class=\"bar{over}\" x=\"{LABEL_W}\" y=\"{by}\" width=\"{bw}\" height=\"{bh}\"></rect>\
          <text class=\"rate\" x=\"{rx}\" y=\"{ty}\">{rate}</text>\
-         <text class=\"{oclass}\" x=\"{ox}\" y=\"{ty}\">{olabel} {overdue}</text></g>\n",
+         <text class=\"{oclass}\" x=\"{ox}\" y=\"{ty}\">{olabel} {overdue}</text></g>",
         code = p.prefecture.map(|c| c.to_string()).unwrap_or_default(),
         name = esc(&p.name),
         lx = LABEL_W - 8,
@@ -147,27 +147,29 @@ fn chart(prefs: &[RollupRow], l: &Labels) -> String {
     for tenth in 0..=(scale / 1_000) {
         let x = bar_x(tenth * 1_000, scale);
         let class = if tenth == 10 { " class=\"full\"" } else { "" };
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<line class=\"grid\" x1=\"{x}\" y1=\"{TOP}\" x2=\"{x}\" y2=\"{}\"></line>\
-             <text{class} x=\"{x}\" y=\"{}\" text-anchor=\"middle\" font-size=\"11\">{}%</text>\n",
+             <text{class} x=\"{x}\" y=\"{}\" text-anchor=\"middle\" font-size=\"11\">{}%</text>",
             height - 10,
             TOP - 8,
             tenth * 10
         );
     }
-    for (i, p) in prefs.iter().enumerate() {
-        chart_bar(&mut out, i, p, scale, l);
-    }
+    // The 100 % line under the bars, so a rate printed across it stays legible.
     let full = bar_x(10_000, scale);
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<line class=\"full\" x1=\"{full}\" y1=\"{}\" x2=\"{full}\" y2=\"{}\"></line>\
-         <line class=\"axis\" x1=\"{LABEL_W}\" y1=\"{TOP}\" x2=\"{LABEL_W}\" y2=\"{}\"></line>\n</svg>\n",
+         <line class=\"axis\" x1=\"{LABEL_W}\" y1=\"{TOP}\" x2=\"{LABEL_W}\" y2=\"{}\"></line>",
         TOP - 4,
         height - 10,
         height - 10,
     );
+    for (i, p) in prefs.iter().enumerate() {
+        chart_bar(&mut out, i, p, scale, l);
+    }
+    out.push_str("</svg>\n");
     out
 }
 
@@ -315,9 +317,9 @@ pub fn reconcile_html(rows: &[ReportRow], divisions: &DivisionTable, meta: &Repo
         summary_table = summary_table(&roll.prefectures, &roll.total, l),
     );
     if roll.unmatched_count > 0 {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<p>{}: {} · {}</p>\n",
+            "<p>{}: {} · {}</p>",
             esc(l.unmatched_vouchers),
             roll.unmatched_count,
             fen_grouped(roll.unmatched_disbursed)
