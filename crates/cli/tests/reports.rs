@@ -538,3 +538,32 @@ fn workbook_and_page_are_reproducible() {
         );
     }
 }
+
+/// The terminal table follows `--lang zh` only when asked: its default is
+/// English (the snapshots), `--lang en` is that same text, and the Chinese
+/// table has the same figures.
+#[test]
+fn table_speaks_chinese_only_with_lang_zh() {
+    let db = TestDb::sqlite();
+    gd_ledger(&db);
+    let table = |extra: &[&str]| {
+        let mut args = vec!["--format", "table"];
+        args.extend_from_slice(extra);
+        reconcile(&db, "2021-06-30", &args).ok().stdout
+    };
+    let default = table(&[]);
+    assert_eq!(table(&["--lang", "en"]), default);
+    let zh = table(&["--lang", "zh"]);
+    assert!(zh.starts_with("项目资金对账报告 截至 2021-06-30\n"), "{zh}");
+    assert!(zh.contains("异常（逾期、超拨、逾期结清、未匹配）"), "{zh}");
+    let figures = |text: &str, label: &str| -> Vec<String> {
+        let line = text.lines().find(|l| l.starts_with(label)).expect(label);
+        line[label.len()..]
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(figures(&zh, "合计"), figures(&default, "total"));
+    let unmatched = |text: &str, label: &str| text.lines().filter(|l| l.starts_with(label)).count();
+    assert_eq!(unmatched(&zh, "未匹配"), unmatched(&default, "unmatched"));
+}

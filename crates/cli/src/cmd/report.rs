@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use fundledger_core::divisions::DivisionTable;
 use fundledger_core::reconcile::{ReconcileParams, Report, Status};
 use fundledger_core::{Fen, RegionCode};
-use fundledger_formats::labels::{Lang, ReportMeta};
+use fundledger_formats::labels::{Labels, Lang, ReportMeta};
 use fundledger_formats::report::{
     is_exception, rate_percent, reconcile_csv, report_rows, rollup, ReportRow, RollupRow,
     RowFilter, LINE_STATUSES,
@@ -119,7 +119,10 @@ pub async fn reconcile(store: &Store, args: ReconcileArgs) -> Result<Outcome> {
         ReportFormat::Json => {
             (serde_json::to_string_pretty(&report_json(as_of, &rows))? + "\n").into_bytes()
         }
-        ReportFormat::Table => report_table(as_of, &rows, &divisions).into_bytes(),
+        ReportFormat::Table => {
+            let zh = (args.lang == Some(LangArg::Zh)).then(|| Lang::Zh.labels());
+            report_table(as_of, &rows, &divisions, zh).into_bytes()
+        }
         ReportFormat::Xlsx => reconcile_xlsx(&rows, &divisions, &meta)?,
         ReportFormat::Html => reconcile_html(&rows, &divisions, &meta).into_bytes(),
     };
@@ -282,18 +285,27 @@ fn rollup_cells(code: String, name: String, r: &RollupRow) -> Vec<String> {
     cells
 }
 
-fn report_table(as_of: NaiveDate, rows: &[ReportRow], divisions: &DivisionTable) -> String {
+/// The table speaks English unless `--lang zh` is given: its default output
+/// is what scripts and the snapshots have always seen.
+fn report_table(
+    as_of: NaiveDate,
+    rows: &[ReportRow],
+    divisions: &DivisionTable,
+    zh: Option<&Labels>,
+) -> String {
+    let word = |en: &'static str, pick: fn(&Labels) -> &'static str| zh.map_or(en, pick);
+    let status = |s: Status| zh.map_or(s.as_str(), |l| l.status(s));
     let mut headers = vec![
-        ("prefecture", Align::Left),
-        ("name", Align::Left),
-        ("lines", Align::Right),
-        ("allocated", Align::Right),
-        ("disbursed", Align::Right),
-        ("outstanding", Align::Right),
-        ("rate", Align::Right),
+        (word("prefecture", |l| l.prefecture_code), Align::Left),
+        (word("name", |l| l.prefecture), Align::Left),
+        (word("lines", |l| l.lines), Align::Right),
+        (word("allocated", |l| l.allocated), Align::Right),
+        (word("disbursed", |l| l.disbursed), Align::Right),
+        (word("outstanding", |l| l.outstanding), Align::Right),
+        (word("rate", |l| l.rate), Align::Right),
     ];
-    for s in &LINE_STATUSES {
-        headers.push((s.as_str(), Align::Right));
+    for s in LINE_STATUSES {
+        headers.push((status(s), Align::Right));
     }
     let mut t = TextTable::new(&headers);
     let roll = rollup(rows, divisions, as_of);
@@ -302,50 +314,67 @@ fn report_table(as_of: NaiveDate, rows: &[ReportRow], divisions: &DivisionTable)
         t.row(rollup_cells(code, p.name.clone(), p));
     }
     t.rule();
-    t.row(rollup_cells("total".into(), String::new(), &roll.total));
-    let mut out = format!("Reconciliation as of {as_of}\n\n{}", t.render());
+    let total = word("total", |l| l.total);
+    t.row(rollup_cells(total.into(), String::new(), &roll.total));
+    let title = match zh {
+        Some(l) => format!("{} {} {as_of}", l.title, l.as_of),
+        None => format!("Reconciliation as of {as_of}"),
+    };
+    let mut out = format!("{title}\n\n{}", t.render());
     let exceptions: Vec<&ReportRow> = rows.iter().filter(|r| is_exception(r.status)).collect();
     if !exceptions.is_empty() {
+        let doc_head = zh.map_or("doc_no / voucher".to_string(), |l| {
+            format!("{} / {}", l.doc_no, l.voucher_no)
+        });
         let mut e = TextTable::new(&[
-            ("status", Align::Left),
-            ("region", Align::Left),
-            ("name", Align::Left),
-            ("project", Align::Left),
-            ("doc_no / voucher", Align::Left),
-            ("allocated", Align::Right),
-            ("disbursed", Align::Right),
-            ("outstanding", Align::Right),
-            ("due", Align::Left),
-            ("note", Align::Left),
+            (word("status", |l| l.status), Align::Left),
+            (word("region", |l| l.region_code), Align::Left),
+            (word("name", |l| l.region), Align::Left),
+            (word("project", |l| l.project), Align::Left),
+            (&doc_head, Align::Left),
+            (word("allocated", |l| l.allocated), Align::Right),
+            (word("disbursed", |l| l.disbursed), Align::Right),
+            (word("outstanding", |l| l.outstanding), Align::Right),
+            (word("due", |l| l.due_date), Align::Left),
+            (word("note", |l| l.note), Align::Left),
         ]);
         for r in exceptions {
-            let doc = match (&r.voucher_no, &r.doc_no) {
-                (Some(v), _) => v.clone(),
-                (None, Some(d)) => d.clone(),
-                _ => String::new(),
-            };
-            let note = match (r.reason, r.settled_on) {
-                (Some(reason), _) => reason.to_string(),
-                (None, Some(d)) => format!("settled {d}"),
-                _ => String::new(),
-            };
-            e.row(vec![
-                r.status.as_str().into(),
-                r.region.to_string(),
-                r.region_name.clone(),
-                format!("{} {}", r.project, r.project_name),
-                doc,
-                r.allocated.map(|a| a.to_string()).unwrap_or_default(),
-                r.disbursed.to_string(),
-                r.outstanding.map(|a| a.to_string()).unwrap_or_default(),
-                r.due_date.map(|d| d.to_string()).unwrap_or_default(),
-                note,
-            ]);
+            e.row(exception_cells(r, zh));
         }
-        out.push_str("\nExceptions (overdue, over, late, unmatched)\n\n");
+        out.push_str(&match zh {
+            Some(l) => format!("\n{}（{}）\n\n", l.exceptions_sheet, l.exceptions_note),
+            None => "\nExceptions (overdue, over, late, unmatched)\n\n".to_string(),
+        });
         out.push_str(&e.render());
     }
     out
+}
+
+fn exception_cells(r: &ReportRow, zh: Option<&Labels>) -> Vec<String> {
+    let doc = match (&r.voucher_no, &r.doc_no) {
+        (Some(v), _) => v.clone(),
+        (None, Some(d)) => d.clone(),
+        _ => String::new(),
+    };
+    let note = match (r.reason, r.settled_on, zh) {
+        (Some(reason), _, Some(l)) => l.reason(reason),
+        (Some(reason), _, None) => reason.to_string(),
+        (None, Some(d), Some(l)) => l.settled_note(d),
+        (None, Some(d), None) => format!("settled {d}"),
+        _ => String::new(),
+    };
+    vec![
+        zh.map_or(r.status.as_str(), |l| l.status(r.status)).into(),
+        r.region.to_string(),
+        r.region_name.clone(),
+        format!("{} {}", r.project, r.project_name),
+        doc,
+        r.allocated.map(|a| a.to_string()).unwrap_or_default(),
+        r.disbursed.to_string(),
+        r.outstanding.map(|a| a.to_string()).unwrap_or_default(),
+        r.due_date.map(|d| d.to_string()).unwrap_or_default(),
+        note,
+    ]
 }
 
 pub async fn rollover(store: &Store, args: RolloverArgs) -> Result<Outcome> {
