@@ -34,7 +34,8 @@ svg.chart line.full{stroke:#b00020;stroke-width:2;stroke-dasharray:6 4}
 svg.chart text.full{fill:#b00020;font-weight:bold}
 svg.chart rect.bar{fill:#3a6ea5}
 svg.chart rect.bar.over{fill:#d08c00}
-svg.chart .rate{font-weight:bold;paint-order:stroke;stroke:#fff;stroke-width:4px}
+svg.chart .rate{font-weight:bold}
+svg.chart rect.ratebg{fill:#fff}
 svg.chart .overdue{fill:#b00020}
 svg.chart .none{fill:#2e7d32}
 table{border-collapse:collapse;font-size:12px}
@@ -120,6 +121,7 @@ fn chart_bar(out: &mut String, i: usize, p: &RollupRow, scale: i128, l: &Labels)
         "<g class=\"bar\" data-code=\"{code}\" data-prefecture=\"{name}\" data-rate=\"{rate}\" data-overdue=\"{overdue}\">\
          <text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\">{name}</text>\
          <rect class=\"bar{over}\" x=\"{LABEL_W}\" y=\"{by}\" width=\"{bw}\" height=\"{bh}\"></rect>\
+         <rect class=\"ratebg\" x=\"{rx}\" y=\"{by}\" width=\"{rw}\" height=\"{bh}\"></rect>\
          <text class=\"rate\" x=\"{rx}\" y=\"{ty}\">{rate}</text>\
          <text class=\"{oclass}\" x=\"{ox}\" y=\"{ty}\">{olabel} {overdue}</text></g>",
         code = p.prefecture.map(|c| c.to_string()).unwrap_or_default(),
@@ -130,6 +132,8 @@ fn chart_bar(out: &mut String, i: usize, p: &RollupRow, scale: i128, l: &Labels)
         bw = end - LABEL_W,
         bh = ROW_H - 10,
         rx = end + 6,
+        // Behind the rate, so the 100 % line does not cross its digits.
+        rw = rate.len() * 8 + 2,
         oclass = if overdue > 0 { "overdue" } else { "none" },
         ox = LABEL_W + BAR_W + 80,
         olabel = esc(l.status(Status::Overdue)),

@@ -51,8 +51,9 @@ impl Cell {
             Cell::Text(t) => t.width(),
             Cell::Int(n) => n.to_string().len(),
             Cell::Amount(a) => fen_grouped(*a).len(),
-            Cell::Rate(_) => 8,
-            Cell::Date(_) => 10,
+            // "100.00%" and an ISO date, with room to breathe beside each other.
+            Cell::Rate(_) => 9,
+            Cell::Date(_) => 11,
         }
     }
 }
