@@ -130,29 +130,8 @@ fn rate(disbursed: i64, allocated: i64) -> String {
     format!("{}.{:02}%", bp / 100, bp % 100)
 }
 
-#[test]
-fn demo_html_in_headless_chromium() {
-    let Some(bin) = chromium() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let out_dir = dir.path().join("out");
-    std::fs::create_dir(&out_dir).unwrap();
-    let db = TestDb::sqlite();
-    let csv = fl(
-        &db,
-        &[
-            "demo",
-            "--format",
-            "csv",
-            "--output-dir",
-            out_dir.to_str().unwrap(),
-        ],
-    )
-    .ok()
-    .stdout;
-    let page = out_dir.join("reconcile_2020-12-31.html");
-    let html = std::fs::read_to_string(&page).unwrap();
-
-    // Offline by construction: no URL at all, and a policy that loads nothing.
+/// Offline by construction: no URL at all, and a policy that loads nothing.
+fn check_offline(html: &str) {
     for forbidden in [
         "http://", "https://", "src=", "href=", "url(", "@import", "<script",
     ] {
@@ -164,28 +143,12 @@ fn demo_html_in_headless_chromium() {
         ),
         "no strict Content-Security-Policy meta tag"
     );
+}
 
-    let profile = dir.path().join("profile");
-    let shot = dir.path().join("shot.png");
-    run_chromium(
-        &bin,
-        &profile,
-        &page,
-        &[format!("--screenshot={}", shot.display())],
-    );
-    check_not_blank(&shot);
-
-    let pdf = dir.path().join("page.pdf");
-    run_chromium(
-        &bin,
-        &profile,
-        &page,
-        &[
-            format!("--print-to-pdf={}", pdf.display()),
-            "--no-pdf-header-footer".into(),
-        ],
-    );
-    let exceptions = csv_rows(&csv)
+/// The printed page count: heading and chart, summary, then the exceptions
+/// a fixed number a page (more pages would mean rows spilled).
+fn check_pdf(pdf: &Path, csv: &str) {
+    let exceptions = csv_rows(csv)
         .iter()
         .filter(|r| {
             matches!(
@@ -198,38 +161,63 @@ fn demo_html_in_headless_chromium() {
         exceptions, 130,
         "the demo's exceptions (see the table snapshot)"
     );
-    // Heading and chart, summary, then the exceptions a fixed number a page.
     let want_pages = 2 + exceptions.div_ceil(EXCEPTION_ROWS_PER_PAGE);
-    assert_eq!(pdf_pages(&std::fs::read(&pdf).unwrap()), want_pages);
+    assert_eq!(pdf_pages(&std::fs::read(pdf).unwrap()), want_pages);
+}
 
-    let (dom, _) = run_chromium(&bin, &profile, &page, &["--dump-dom".into()]);
+/// Every prefecture of the CSV has its bar, name, rate and overdue count,
+/// visible as text in the chart and in the summary table.
+fn check_dom(dom: &str, csv: &str) {
     let bars: Vec<&str> = dom.split("<g class=\"bar\"").skip(1).collect();
-    let want = csv_prefectures(&csv);
+    let want = csv_prefectures(csv);
     assert_eq!(bars.len(), want.len(), "one bar per prefecture");
     for (bar, (code, (allocated, disbursed, overdue, name))) in bars.iter().zip(&want) {
         let tag = &bar[..bar.find('>').unwrap()];
         let rate = rate(*disbursed, *allocated);
         assert_eq!(attr(tag, "data-code"), Some(code.as_str()));
         assert_eq!(attr(tag, "data-rate"), Some(rate.as_str()), "{code}");
-        assert_eq!(
-            attr(tag, "data-overdue"),
-            Some(overdue.to_string().as_str())
-        );
+        let overdue = overdue.to_string();
+        assert_eq!(attr(tag, "data-overdue"), Some(overdue.as_str()), "{code}");
         let shown = attr(tag, "data-prefecture").unwrap();
         if let Some(name) = name {
             assert_eq!(shown, name, "{code}");
         }
-        // Visible on the page: the name and the rate as text, in the chart
-        // and in the summary table.
         assert!(bar.contains(&format!(">{shown}</text>")), "{code}");
         assert!(bar.contains(&format!(">{rate}</text>")), "{code}");
-        assert!(
-            dom.contains(&format!("<td>{code}</td><td>{shown}</td>")),
-            "{code}: summary row"
-        );
-        assert!(
-            dom.contains(&format!("<td class=\"num\">{rate}</td>")),
-            "{code}"
-        );
+        let summary_row = format!("<td>{code}</td><td>{shown}</td>");
+        assert!(dom.contains(&summary_row), "{code}: summary row");
+        let rate_cell = format!("<td class=\"num\">{rate}</td>");
+        assert!(dom.contains(&rate_cell), "{code}");
     }
+}
+
+#[test]
+fn demo_html_in_headless_chromium() {
+    let Some(bin) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let db = TestDb::sqlite();
+    let out = out_dir.to_str().unwrap();
+    let demo = ["demo", "--format", "csv", "--output-dir", out];
+    let csv = fl(&db, &demo).ok().stdout;
+    let page = out_dir.join("reconcile_2020-12-31.html");
+    check_offline(&std::fs::read_to_string(&page).unwrap());
+
+    let profile = dir.path().join("profile");
+    let shot = dir.path().join("shot.png");
+    let screenshot = [format!("--screenshot={}", shot.display())];
+    run_chromium(&bin, &profile, &page, &screenshot);
+    check_not_blank(&shot);
+
+    let pdf = dir.path().join("page.pdf");
+    let print = [
+        format!("--print-to-pdf={}", pdf.display()),
+        "--no-pdf-header-footer".into(),
+    ];
+    run_chromium(&bin, &profile, &page, &print);
+    check_pdf(&pdf, &csv);
+
+    let (dom, _) = run_chromium(&bin, &profile, &page, &["--dump-dom".into()]);
+    check_dom(&dom, &csv);
 }

@@ -16,7 +16,7 @@ use support::*;
 type Row = BTreeMap<String, String>;
 
 /// The workbook's sheets in order.
-fn read_book(path: &Path) -> Vec<(String, Range<Data>)> {
+fn read_book(path: &Path) -> Book {
     let mut book: Xlsx<_> = open_workbook(path).expect("open the written workbook");
     let names = book.sheet_names().to_vec();
     names
@@ -208,17 +208,24 @@ fn prefecture_of(region_code: &str) -> String {
     format!("{}00", &region_code[..4])
 }
 
+type Book = Vec<(String, Range<Data>)>;
+
 /// Every check of the issue on one workbook against the CSV of the same
 /// ledger, date and filters.
 fn check_book(book_path: &Path, csv_text: &str, head: &str, entries: i64, as_of: &str) {
     let book = read_book(book_path);
     let csv = csv_rows(csv_text);
-    let (lines, unmatched): (Vec<&Row>, Vec<&Row>) =
-        csv.iter().partition(|r| r["status"] != "unmatched");
     let ctx = book_path.display().to_string();
+    check_titles(&book, head, entries, as_of, &ctx);
+    let lines: Vec<&Row> = csv.iter().filter(|r| r["status"] != "unmatched").collect();
+    let csv_by_pref = check_summary(&book, &lines, &ctx);
+    check_prefecture_sheets(&book, &lines, &csv_by_pref, &ctx);
+    check_exceptions(&book, &csv, &ctx);
+}
 
-    // A title line on every sheet: as-of date, then the chain head and count.
-    for (name, range) in &book {
+/// A title line on every sheet: as-of date, then the chain head and count.
+fn check_titles(book: &Book, head: &str, entries: i64, as_of: &str, ctx: &str) {
+    for (name, range) in book {
         let title = text(range.get((0, 0)).expect("title cell"));
         let meta = text(range.get((1, 0)).expect("meta cell"));
         assert!(title.contains(as_of), "{ctx} {name}: title {title:?}");
@@ -230,30 +237,43 @@ fn check_book(book_path: &Path, csv_text: &str, head: &str, entries: i64, as_of:
     }
     assert_eq!(book.first().unwrap().0, "汇总", "{ctx}");
     assert_eq!(book.last().unwrap().0, "异常", "{ctx}");
+}
 
-    // 汇总: one row per prefecture, then the total equal to the CSV's.
+/// 汇总: one row per prefecture of the CSV, then the total equal to the
+/// CSV's. Returns the CSV's sums per prefecture.
+fn check_summary(book: &Book, lines: &[&Row], ctx: &str) -> BTreeMap<String, Sums> {
     let summary = body(&book[0].1);
     let (total_row, pref_rows) = summary.split_last().expect("a total row");
     assert_eq!(text(&total_row[0]), "合计", "{ctx}");
     let mut csv_total = Sums::default();
     let mut csv_by_pref: BTreeMap<String, Sums> = BTreeMap::new();
-    for r in &lines {
+    for r in lines {
         csv_total.add_csv(r);
         csv_by_pref
             .entry(prefecture_of(&r["region_code"]))
             .or_default()
             .add_csv(r);
     }
-    assert_eq!(Sums::of_summary(total_row, &ctx), csv_total, "{ctx}: total");
+    assert_eq!(Sums::of_summary(total_row, ctx), csv_total, "{ctx}: total");
     let pref_codes: Vec<String> = pref_rows.iter().map(|r| text(&r[0])).collect();
     assert_eq!(
         pref_codes,
         csv_by_pref.keys().cloned().collect::<Vec<_>>(),
         "{ctx}: one summary row per prefecture of the CSV"
     );
+    csv_by_pref
+}
 
-    // One sheet per prefecture: its rows are the CSV's lines of that
-    // prefecture, and its totals equal its summary row.
+/// One sheet per prefecture: its rows are the CSV's lines of that
+/// prefecture, and its totals equal its summary row.
+fn check_prefecture_sheets(
+    book: &Book,
+    lines: &[&Row],
+    csv_by_pref: &BTreeMap<String, Sums>,
+    ctx: &str,
+) {
+    let summary = body(&book[0].1);
+    let pref_rows = &summary[..summary.len() - 1];
     let pref_sheets = &book[1..book.len() - 1];
     assert_eq!(pref_sheets.len(), pref_rows.len(), "{ctx}");
     let mut book_lines: Vec<Row> = Vec::new();
@@ -271,12 +291,9 @@ fn check_book(book_path: &Path, csv_text: &str, head: &str, entries: i64, as_of:
         }
         let summary = Sums::of_summary(srow, &at);
         assert_eq!(sums, summary, "{at}: rows against 汇总");
+        let sheet_total = [8, 9, 10].map(|c| amount(&total[c], &at));
         assert_eq!(
-            [
-                amount(&total[8], &at),
-                amount(&total[9], &at),
-                amount(&total[10], &at)
-            ],
+            sheet_total,
             [summary.allocated, summary.disbursed, summary.outstanding],
             "{at}: total row against 汇总"
         );
@@ -289,11 +306,13 @@ fn check_book(book_path: &Path, csv_text: &str, head: &str, entries: i64, as_of:
         book_lines, want,
         "{ctx}: prefecture sheets hold the CSV lines"
     );
+}
 
-    // 异常: exactly the CSV rows with those statuses, in the CSV's order.
+/// 异常: exactly the CSV rows with those statuses, in the CSV's order.
+fn check_exceptions(book: &Book, csv: &[Row], ctx: &str) {
     let exceptions: Vec<Vec<String>> = body(&book.last().unwrap().1)
         .iter()
-        .map(|r| exception_row(r, &ctx))
+        .map(|r| exception_row(r, ctx))
         .collect();
     let want: Vec<Vec<String>> = csv
         .iter()
@@ -301,9 +320,10 @@ fn check_book(book_path: &Path, csv_text: &str, head: &str, entries: i64, as_of:
         .map(csv_exception)
         .collect();
     assert_eq!(exceptions, want, "{ctx}: 异常 against the CSV");
+    let unmatched = csv.iter().filter(|r| r["status"] == "unmatched").count();
     assert_eq!(
         exceptions.iter().filter(|r| r[0] == "unmatched").count(),
-        unmatched.len(),
+        unmatched,
         "{ctx}"
     );
 }

@@ -6,6 +6,7 @@ use crate::output::{check_output_path, resolve_format, write_report, Align, Text
 use crate::{FailOn, Format, LangArg, Outcome, ReconcileArgs, ReportFormat, RolloverArgs};
 use anyhow::{bail, Result};
 use chrono::NaiveDate;
+use fundledger_core::catalog::ProjectCatalog;
 use fundledger_core::divisions::DivisionTable;
 use fundledger_core::reconcile::{ReconcileParams, Report, Status};
 use fundledger_core::{Fen, RegionCode};
@@ -79,14 +80,11 @@ pub async fn reconcile(store: &Store, args: ReconcileArgs) -> Result<Outcome> {
             .map(|p| super::project_arg(&catalog, p))
             .transpose()?,
     };
-    let format = match args.format {
-        Some(f) => f,
-        None => match resolve_format(None) {
-            Format::Table => ReportFormat::Table,
-            Format::Csv => ReportFormat::Csv,
-            Format::Json => ReportFormat::Json,
-        },
-    };
+    let format = args.format.unwrap_or(match resolve_format(None) {
+        Format::Table => ReportFormat::Table,
+        Format::Csv => ReportFormat::Csv,
+        Format::Json => ReportFormat::Json,
+    });
     let params = ReconcileParams {
         as_of,
         deadline_days_override: args.deadline_days,
@@ -99,44 +97,27 @@ pub async fn reconcile(store: &Store, args: ReconcileArgs) -> Result<Outcome> {
     };
     let mut rows = report_rows(&report, &divisions, &catalog, &filter);
     name_carried_rows(&mut rows, &divisions);
-    let meta = ReportMeta {
+    let meta = report_meta(
+        &args,
         as_of,
-        lang: lang(args.lang),
-        fiscal_year: args.fiscal_year,
-        fiscal_years_shown: fiscal_years(&rows),
-        region: filter
-            .region
-            .map(|r| format!("{r} {}", divisions.name_at(r, as_of).unwrap_or(""))),
-        project: filter.project.as_ref().map(|p| {
-            let name = catalog.get(p).map(|c| c.name.as_str()).unwrap_or("");
-            format!("{p} {name}")
-        }),
-        chain_head: head,
-        entries,
-    };
-    let bytes = match format {
-        ReportFormat::Csv => reconcile_csv(&rows).into_bytes(),
-        ReportFormat::Json => {
-            (serde_json::to_string_pretty(&report_json(as_of, &rows))? + "\n").into_bytes()
-        }
-        ReportFormat::Table => {
-            let zh = (args.lang == Some(LangArg::Zh)).then(|| Lang::Zh.labels());
-            report_table(as_of, &rows, &divisions, zh).into_bytes()
-        }
-        ReportFormat::Xlsx => reconcile_xlsx(&rows, &divisions, &meta)?,
-        ReportFormat::Html => reconcile_html(&rows, &divisions, &meta).into_bytes(),
-    };
+        &filter,
+        &rows,
+        (head, entries),
+        &divisions,
+        &catalog,
+    );
+    let table_zh = (args.lang == Some(LangArg::Zh)).then(|| Lang::Zh.labels());
+    let bytes = render(format, &rows, &divisions, &meta, table_zh)?;
     write_report(args.output.as_deref(), &bytes)?;
     if let Some(p) = &args.output {
+        let head = match for_people {
+            true => format!(", chain head {}, {} entries", meta.chain_head, meta.entries),
+            false => String::new(),
+        };
         eprintln!(
-            "{}: reconciliation as of {as_of}, {} row(s){}",
+            "{}: reconciliation as of {as_of}, {} row(s){head}",
             p.display(),
-            rows.len(),
-            if for_people {
-                format!(", chain head {}, {} entries", meta.chain_head, meta.entries)
-            } else {
-                String::new()
-            }
+            rows.len()
         );
     }
     let failing = rows
@@ -146,6 +127,52 @@ pub async fn reconcile(store: &Store, args: ReconcileArgs) -> Result<Outcome> {
         Outcome::ConditionMet
     } else {
         Outcome::Ok
+    })
+}
+
+/// What the xlsx and html title lines say: date, filters, years, head.
+fn report_meta(
+    args: &ReconcileArgs,
+    as_of: NaiveDate,
+    filter: &RowFilter,
+    rows: &[ReportRow],
+    (chain_head, entries): (String, i64),
+    divisions: &DivisionTable,
+    catalog: &ProjectCatalog,
+) -> ReportMeta {
+    ReportMeta {
+        as_of,
+        lang: lang(args.lang),
+        fiscal_year: args.fiscal_year,
+        fiscal_years_shown: fiscal_years(rows),
+        region: filter
+            .region
+            .map(|r| format!("{r} {}", divisions.name_at(r, as_of).unwrap_or(""))),
+        project: filter.project.as_ref().map(|p| {
+            let name = catalog.get(p).map(|c| c.name.as_str()).unwrap_or("");
+            format!("{p} {name}")
+        }),
+        chain_head,
+        entries,
+    }
+}
+
+/// One set of rows, five formats.
+fn render(
+    format: ReportFormat,
+    rows: &[ReportRow],
+    divisions: &DivisionTable,
+    meta: &ReportMeta,
+    table_zh: Option<&Labels>,
+) -> Result<Vec<u8>> {
+    Ok(match format {
+        ReportFormat::Csv => reconcile_csv(rows).into_bytes(),
+        ReportFormat::Json => {
+            (serde_json::to_string_pretty(&report_json(meta.as_of, rows))? + "\n").into_bytes()
+        }
+        ReportFormat::Table => report_table(meta.as_of, rows, divisions, table_zh).into_bytes(),
+        ReportFormat::Xlsx => reconcile_xlsx(rows, divisions, meta)?,
+        ReportFormat::Html => reconcile_html(rows, divisions, meta).into_bytes(),
     })
 }
 
