@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 use std::fmt::Write;
 
 /// Exceptions printed on one A4 landscape page (with the repeated header).
-pub const EXCEPTION_ROWS_PER_PAGE: usize = 24;
+/// Rows are 6 mm with a fixed line height, so 20 leave room for the
+/// heading whatever font the printing machine falls back to.
+pub const EXCEPTION_ROWS_PER_PAGE: usize = 20;
 
 const CSS: &str = "
 *{box-sizing:border-box}
@@ -52,7 +54,7 @@ section.summary,section.exceptions{break-before:page}
 thead{display:table-header-group}
 tr{break-inside:avoid}
 section.exceptions table{font-size:9px}
-section.exceptions td,section.exceptions th{height:6.2mm;line-height:1.1;overflow:hidden}
+section.exceptions td,section.exceptions th{height:6mm;line-height:4mm;padding:0 4px;overflow:hidden}
 tr.pb{break-before:page}
 }
 ";
