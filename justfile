@@ -27,6 +27,10 @@ fuzz seconds="60":
     cd fuzz && cargo +nightly fuzz run fuzz_long_csv -- -max_total_time={{seconds}}
     cd fuzz && cargo +nightly fuzz run fuzz_disbursement_csv -- -max_total_time={{seconds}}
 
+# Pictures of the demo's html report and workbook summary in docs/img/ (needs chromium, libreoffice, poppler-utils, fonts-noto-cjk).
+screenshots:
+    bash scripts/screenshots.sh
+
 # Regenerate the Hunan demo fixtures (deterministic; a test fails when they are stale).
 fixtures:
     cargo run -p fundledger-devtools -- gen-hunan --out fixtures/hunan-2020

@@ -18,6 +18,10 @@ pub async fn run(cli: Cli, db_named: bool) -> Result<Outcome> {
         Command::Init(args) => ledger::init(&db, args).await,
         Command::Demo(args) => crate::demo::run(&db, db_named, args).await,
         command => {
+            if let Command::Reconcile(args) = &command {
+                // Usage errors (xlsx without --output, …) before the database is opened.
+                report::check_reconcile_usage(args)?;
+            }
             let store = Store::open(&db, OpenMode::MustExist).await?;
             let (doing, role) = needs(&command);
             match dispatch(&store, &db, command).await {
@@ -40,7 +44,7 @@ async fn dispatch(store: &Store, db: &str, command: Command) -> Result<Outcome> 
         Command::Regions(c) => imports::regions(store, c).await,
         Command::Projects(c) => imports::projects(store, c).await,
         Command::Import(c) => imports::import(store, c).await,
-        Command::Reconcile(args) => report::reconcile(store, args).await,
+        Command::Reconcile(args) => report::reconcile(store, db, args).await,
         Command::Balance(args) => ledger::balance(store, args).await,
         Command::Close(args) => ledger::close(store, args).await,
         Command::Rollover(args) => report::rollover(store, args).await,

@@ -2,10 +2,11 @@
 //! directory. The fixtures are built into the binary; they are written to a
 //! temporary directory and imported exactly as an officer would import them.
 
+use crate::cmd::UsageError;
 use crate::cmd::{imports, ledger, report};
 use crate::{
-    BudgetCommand, CommonImportOptions, DemoArgs, DisbursementOptions, EncodingArg, ImportCommand,
-    IndicatorOptions, Outcome, ProjectsCommand, ReconcileArgs,
+    BudgetCommand, CommonImportOptions, DemoArgs, DisbursementOptions, EncodingArg, Format,
+    ImportCommand, IndicatorOptions, Outcome, ProjectsCommand, ReconcileArgs, ReportFormat,
 };
 use anyhow::{bail, Context, Result};
 use fundledger_store::{OpenMode, Store};
@@ -74,7 +75,52 @@ fn absolute_db(db: &str) -> Result<String> {
     Ok(format!("sqlite:{}", abs.display()))
 }
 
+/// `--output-dir` as an absolute path (the demo works in a temporary
+/// directory), checked before anything is done.
+fn output_dir(args: &DemoArgs) -> Result<Option<PathBuf>> {
+    let Some(dir) = &args.output_dir else {
+        return Ok(None);
+    };
+    if !dir.is_dir() {
+        bail!(UsageError(format!(
+            "--output-dir {}: not an existing directory",
+            dir.display()
+        )));
+    }
+    Ok(Some(std::env::current_dir()?.join(dir)))
+}
+
+/// The year-end reconciliation in one format, as `reconcile` makes it.
+async fn demo_report(
+    store: &Store,
+    db: &str,
+    format: ReportFormat,
+    output: Option<PathBuf>,
+    args: &DemoArgs,
+) -> Result<Outcome> {
+    report::reconcile(
+        store,
+        db,
+        ReconcileArgs {
+            as_of: AS_OF.into(),
+            fiscal_year: None,
+            region: None,
+            project: None,
+            deadline_days: None,
+            fail_on: Vec::new(),
+            format: Some(format),
+            force: args.force,
+            output,
+            lang: args.lang,
+        },
+    )
+    .await
+}
+
+const AS_OF: &str = "2020-12-31";
+
 pub async fn run(db: &str, db_named: bool, args: DemoArgs) -> Result<Outcome> {
+    let out_dir = output_dir(&args)?;
     let work = tempfile::tempdir().context("creating a temporary directory")?;
     let db = if db_named {
         absolute_db(db)?
@@ -143,19 +189,18 @@ pub async fn run(db: &str, db_named: bool, args: DemoArgs) -> Result<Outcome> {
     )
     .await?;
     eprintln!("== reconcile as of 2020-12-31\n");
-    report::reconcile(
-        &store,
-        ReconcileArgs {
-            as_of: "2020-12-31".into(),
-            fiscal_year: None,
-            region: None,
-            project: None,
-            deadline_days: None,
-            fail_on: Vec::new(),
-            format: Some(args.format),
-        },
-    )
-    .await?;
+    let format = match args.format {
+        Format::Table => ReportFormat::Table,
+        Format::Csv => ReportFormat::Csv,
+        Format::Json => ReportFormat::Json,
+    };
+    demo_report(&store, &db, format, None, &args).await?;
+    if let Some(dir) = &out_dir {
+        for (format, ext) in [(ReportFormat::Xlsx, "xlsx"), (ReportFormat::Html, "html")] {
+            let file = dir.join(format!("reconcile_{AS_OF}.{ext}"));
+            demo_report(&store, &db, format, Some(file), &args).await?;
+        }
+    }
     let check = store.verify().await?;
     if !check.ok() {
         bail!("verify failed after the demo: {}", check.failures[0]);

@@ -81,6 +81,15 @@ pub struct DemoArgs {
     /// Format of the reconciliation report.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// Also write the report as reconcile_2020-12-31.xlsx and .html into this (existing) directory.
+    #[arg(long)]
+    pub output_dir: Option<PathBuf>,
+    /// Replace reports already in --output-dir.
+    #[arg(long, requires = "output_dir")]
+    pub force: bool,
+    /// Language of the xlsx and html reports.
+    #[arg(long, value_enum)]
+    pub lang: Option<LangArg>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -244,9 +253,18 @@ pub struct ReconcileArgs {
     /// Exit 3 when any reported row has one of these statuses; a comma-separated list, e.g. overdue,over,unmatched.
     #[arg(long, value_delimiter = ',', value_name = "STATUS,...")]
     pub fail_on: Vec<FailOn>,
-    /// Output format (default: table on a terminal, csv otherwise).
+    /// Output format (default: table on a terminal, csv otherwise); xlsx and html need --output.
     #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    pub format: Option<ReportFormat>,
+    /// Write the report to this file instead of stdout (required for xlsx and html); refused if it exists, unless --force.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Replace an existing --output file.
+    #[arg(long, requires = "output")]
+    pub force: bool,
+    /// Language of the xlsx and html reports (default zh); csv and json keep their English columns.
+    #[arg(long, value_enum)]
+    pub lang: Option<LangArg>,
 }
 
 #[derive(Args, Debug)]
@@ -348,6 +366,22 @@ pub enum Format {
     Table,
     Csv,
     Json,
+}
+
+/// `reconcile`'s formats: those of every report plus the two for people.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Table,
+    Csv,
+    Json,
+    Xlsx,
+    Html,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LangArg {
+    Zh,
+    En,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,16 +1,102 @@
 //! Terminal and machine output: format choice, aligned tables (by display
 //! width, so Chinese text lines up), CSV.
 
+use crate::cmd::UsageError;
+use crate::outfile::{self, OutputFile};
 use crate::Format;
-use std::io::IsTerminal;
+use anyhow::{bail, Result};
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::Path;
 use unicode_width::UnicodeWidthStr;
+
+/// Where a command's output goes: the file named by `--output` (written
+/// through [`outfile`], so an existing file is refused unless `--force`, the
+/// bytes go to a temporary file renamed into place, and the open database is
+/// never a target), or stdout. [`Output::finish`] is the point where a
+/// written file becomes final.
+pub enum Output {
+    File(OutputFile),
+    Stdout(BufWriter<std::io::StdoutLock<'static>>),
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Output::File(f) => f.write(buf),
+            Output::Stdout(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Output::File(f) => f.flush(),
+            Output::Stdout(s) => s.flush(),
+        }
+    }
+}
+
+impl Output {
+    /// Puts a file in place; flushes stdout.
+    pub fn finish(self) -> Result<()> {
+        match self {
+            Output::File(f) => f.commit(),
+            Output::Stdout(mut s) => Ok(s.flush()?),
+        }
+    }
+}
+
+/// A path whose directory does not exist is a usage error (exit 2), found
+/// before any work is done; callers check it up front with this too.
+pub fn check_output_path(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!(UsageError(format!(
+            "--output {}: directory {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    if path.is_dir() {
+        bail!(UsageError(format!(
+            "--output {}: is a directory, not a file name",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Opens `--output` (or stdout when there is none) for writing.
+pub fn open_output(path: Option<&Path>, force: bool, db: &str) -> Result<Output> {
+    let Some(p) = path else {
+        return Ok(Output::Stdout(BufWriter::new(std::io::stdout().lock())));
+    };
+    check_output_path(p)?;
+    Ok(Output::File(outfile::create(p, force, db)?))
+}
+
+/// A whole report, to `--output` when given, else to stdout.
+pub fn write_report(path: Option<&Path>, force: bool, db: &str, bytes: &[u8]) -> Result<()> {
+    match path {
+        None => Ok(emit_bytes(bytes)?),
+        Some(_) => {
+            let mut out = open_output(path, force, db)?;
+            out.write_all(bytes)?;
+            out.finish()
+        }
+    }
+}
 
 /// Writes a report to stdout. A closed pipe (`fundledger reconcile | head`)
 /// is not an error: the reader has what it wanted.
 pub fn emit(text: &str) -> std::io::Result<()> {
-    use std::io::Write;
+    emit_bytes(text.as_bytes())
+}
+
+fn emit_bytes(bytes: &[u8]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+    match out.write_all(bytes).and_then(|_| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }

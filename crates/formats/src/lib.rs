@@ -15,8 +15,11 @@ pub mod disbursements;
 pub mod error;
 pub mod export;
 pub mod header;
+pub mod labels;
 pub mod long;
 pub mod report;
+pub mod report_html;
+pub mod report_xlsx;
 pub mod table;
 pub mod wide;
 

@@ -189,17 +189,142 @@ pub fn reconcile_csv(rows: &[ReportRow]) -> String {
     String::from_utf8(w.into_inner().expect("flush to memory")).expect("UTF-8 cells")
 }
 
+/// Disbursed / allocated in basis points (1/100 of a percent), exact
+/// (integer arithmetic, rounded half up); None when nothing was allocated.
+pub fn rate_basis_points(disbursed: Fen, allocated: Fen) -> Option<i128> {
+    if allocated.0 <= 0 {
+        return None;
+    }
+    Some(
+        (i128::from(disbursed.0) * 10_000 * 2 + i128::from(allocated.0))
+            / (2 * i128::from(allocated.0)),
+    )
+}
+
 /// Disbursed / allocated as a percentage with two places, exact (integer
 /// arithmetic, rounded half up); empty when nothing was allocated.
 pub fn rate_percent(disbursed: Fen, allocated: Fen) -> String {
-    if allocated.0 <= 0 {
+    let Some(basis_points) = rate_basis_points(disbursed, allocated) else {
         return String::new();
-    }
-    let basis_points = (i128::from(disbursed.0) * 10_000 * 2 + i128::from(allocated.0))
-        / (2 * i128::from(allocated.0));
+    };
     let sign = if basis_points < 0 { "-" } else { "" };
     let bp = basis_points.abs();
     format!("{sign}{}.{:02}%", bp / 100, bp % 100)
+}
+
+/// The statuses the table, the workbook and the page list as exceptions.
+pub fn is_exception(status: Status) -> bool {
+    matches!(
+        status,
+        Status::Overdue | Status::Over | Status::Late | Status::Unmatched
+    )
+}
+
+/// The five line statuses, in the roll-up's column order.
+pub const LINE_STATUSES: [Status; 5] = [
+    Status::Settled,
+    Status::Late,
+    Status::Over,
+    Status::Open,
+    Status::Overdue,
+];
+
+/// One roll-up row: a prefecture's lines (unmatched vouchers are not lines
+/// and are not counted), or the total of every prefecture.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RollupRow {
+    /// None for the total row.
+    pub prefecture: Option<RegionCode>,
+    pub name: String,
+    pub lines: u64,
+    pub allocated: Fen,
+    pub disbursed: Fen,
+    pub outstanding: Fen,
+    /// Counts per [`LINE_STATUSES`], same order.
+    pub status_counts: [u64; 5],
+}
+
+impl RollupRow {
+    fn add(&mut self, r: &ReportRow) {
+        assert!(r.status != Status::Unmatched, "roll-ups count lines only");
+        let sum = |a: Fen, b: Option<Fen>| {
+            a.checked_add(b.unwrap_or(Fen::ZERO))
+                .expect("report totals fit in i64 fen")
+        };
+        self.lines += 1;
+        self.allocated = sum(self.allocated, r.allocated);
+        self.disbursed = sum(self.disbursed, Some(r.disbursed));
+        self.outstanding = sum(self.outstanding, r.outstanding);
+        let at = LINE_STATUSES
+            .iter()
+            .position(|s| *s == r.status)
+            .expect("a line status");
+        self.status_counts[at] += 1;
+    }
+    pub fn rate_percent(&self) -> String {
+        rate_percent(self.disbursed, self.allocated)
+    }
+    pub fn count(&self, status: Status) -> u64 {
+        LINE_STATUSES
+            .iter()
+            .position(|s| *s == status)
+            .map_or(0, |at| self.status_counts[at])
+    }
+}
+
+/// Per-prefecture roll-up of the line rows, in prefecture code order, plus
+/// the total. Prefectures are named as of the report date.
+#[derive(Clone, Debug, Default)]
+pub struct Rollup {
+    pub prefectures: Vec<RollupRow>,
+    pub total: RollupRow,
+    pub unmatched_count: u64,
+    pub unmatched_disbursed: Fen,
+}
+
+pub fn rollup(rows: &[ReportRow], divisions: &DivisionTable, as_of: NaiveDate) -> Rollup {
+    let mut by_pref: std::collections::BTreeMap<RegionCode, RollupRow> = Default::default();
+    let mut out = Rollup::default();
+    for r in rows {
+        if r.status == Status::Unmatched {
+            out.unmatched_count += 1;
+            out.unmatched_disbursed = out
+                .unmatched_disbursed
+                .checked_add(r.disbursed)
+                .expect("report totals fit in i64 fen");
+            continue;
+        }
+        let pref = r.region.prefecture_group();
+        by_pref
+            .entry(pref)
+            .or_insert_with(|| RollupRow {
+                prefecture: Some(pref),
+                name: divisions.name_at(pref, as_of).unwrap_or("").to_string(),
+                ..RollupRow::default()
+            })
+            .add(r);
+        out.total.add(r);
+    }
+    out.prefectures = by_pref.into_values().collect();
+    out
+}
+
+/// `1234567.50` → `1,234,567.50`: for people (html), never for programs.
+pub fn fen_grouped(amount: Fen) -> String {
+    let plain = amount.to_string();
+    let (sign, digits) = match plain.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", plain.as_str()),
+    };
+    let (whole, frac) = digits.split_once('.').expect("Fen prints two places");
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}{grouped}.{frac}")
 }
 
 #[cfg(test)]
@@ -253,5 +378,17 @@ mod tests {
         check(120, 100, "120.00%");
         check(0, 100, "0.00%");
         check(5, 0, "");
+    }
+
+    #[test]
+    fn grouped_amounts() {
+        let check = |fen: i64, want: &str| assert_eq!(fen_grouped(Fen(fen)), want, "{fen}");
+        check(0, "0.00");
+        check(5, "0.05");
+        check(-5, "-0.05");
+        check(99_999, "999.99");
+        check(100_000, "1,000.00");
+        check(5_166_000_000, "51,660,000.00");
+        check(-12_345_678_901, "-123,456,789.01");
     }
 }

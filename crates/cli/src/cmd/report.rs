@@ -1,19 +1,72 @@
-//! reconcile and rollover: reports for officers (table) and scripts (csv, json).
+//! reconcile and rollover: reports for officers (table, xlsx, html) and
+//! scripts (csv, json), all from the same report rows.
 
 use super::{now, parse_date_arg, today, UsageError};
-use crate::output::{resolve_format, Align, TextTable};
-use crate::{FailOn, Format, Outcome, ReconcileArgs, RolloverArgs, TextFormat};
+use crate::output::{check_output_path, resolve_format, write_report, Align, TextTable};
+use crate::{
+    FailOn, Format, LangArg, Outcome, ReconcileArgs, ReportFormat, RolloverArgs, TextFormat,
+};
 use anyhow::{bail, Result};
 use chrono::NaiveDate;
+use fundledger_core::catalog::ProjectCatalog;
 use fundledger_core::divisions::DivisionTable;
-use fundledger_core::reconcile::{ReconcileParams, Status};
+use fundledger_core::reconcile::{ReconcileParams, Report, Status};
 use fundledger_core::{Fen, RegionCode};
-use fundledger_formats::report::{rate_percent, reconcile_csv, report_rows, ReportRow, RowFilter};
+use fundledger_formats::labels::{Labels, Lang, ReportMeta};
+use fundledger_formats::report::{
+    is_exception, rate_percent, reconcile_csv, report_rows, rollup, ReportRow, RollupRow,
+    RowFilter, LINE_STATUSES,
+};
+use fundledger_formats::report_html::reconcile_html;
+use fundledger_formats::report_xlsx::reconcile_xlsx;
 use fundledger_store::Store;
 use serde_json::json;
 use std::collections::BTreeMap;
 
-pub async fn reconcile(store: &Store, args: ReconcileArgs) -> Result<Outcome> {
+/// Checks that need no database, made before it is opened: a report for
+/// people is a file, never bytes on a terminal, in a directory that exists.
+pub fn check_reconcile_usage(args: &ReconcileArgs) -> Result<()> {
+    if let (Some(f @ (ReportFormat::Xlsx | ReportFormat::Html)), None) = (args.format, &args.output)
+    {
+        let name = if f == ReportFormat::Xlsx {
+            "xlsx"
+        } else {
+            "html"
+        };
+        bail!(UsageError(format!(
+            "--format {name} needs --output FILE.{name}: the report is a file to send, never written to the terminal"
+        )));
+    }
+    if let Some(p) = &args.output {
+        check_output_path(p)?;
+    }
+    Ok(())
+}
+
+pub fn lang(arg: Option<LangArg>) -> Lang {
+    match arg {
+        None | Some(LangArg::Zh) => Lang::Zh,
+        Some(LangArg::En) => Lang::En,
+    }
+}
+
+/// The report and the journal it was computed from. The head is read
+/// before and after the report; an import in between would make the printed
+/// head lie, so the report is made again.
+async fn report_at_head(store: &Store, params: ReconcileParams) -> Result<(Report, String, i64)> {
+    for _ in 0..3 {
+        let before = store.snapshot().await?;
+        let report = store.reconcile(params.clone()).await?;
+        let after = store.snapshot().await?;
+        if before.head_hash == after.head_hash && before.entries == after.entries {
+            return Ok((report, after.head_hash.unwrap_or_default(), after.entries));
+        }
+    }
+    bail!("the ledger kept changing while the report was made; run reconcile again")
+}
+
+pub async fn reconcile(store: &Store, db: &str, args: ReconcileArgs) -> Result<Outcome> {
+    check_reconcile_usage(&args)?;
     let as_of = parse_date_arg("as-of", &args.as_of)?;
     if args.deadline_days.is_some_and(|d| d < 0) {
         bail!(UsageError("--deadline-days must be >= 0".into()));
@@ -29,20 +82,45 @@ pub async fn reconcile(store: &Store, args: ReconcileArgs) -> Result<Outcome> {
             .map(|p| super::project_arg(&catalog, p))
             .transpose()?,
     };
-    let report = store
-        .reconcile(ReconcileParams {
-            as_of,
-            deadline_days_override: args.deadline_days,
-        })
-        .await?;
+    let format = args.format.unwrap_or(match resolve_format(None) {
+        Format::Table => ReportFormat::Table,
+        Format::Csv => ReportFormat::Csv,
+        Format::Json => ReportFormat::Json,
+    });
+    let params = ReconcileParams {
+        as_of,
+        deadline_days_override: args.deadline_days,
+    };
+    let for_people = matches!(format, ReportFormat::Xlsx | ReportFormat::Html);
+    let (report, head, entries) = if for_people {
+        report_at_head(store, params).await?
+    } else {
+        (store.reconcile(params).await?, String::new(), 0)
+    };
     let mut rows = report_rows(&report, &divisions, &catalog, &filter);
     name_carried_rows(&mut rows, &divisions);
-    match resolve_format(args.format) {
-        Format::Csv => crate::output::emit(&reconcile_csv(&rows))?,
-        Format::Json => crate::output::emit(
-            &(serde_json::to_string_pretty(&report_json(as_of, &rows))? + "\n"),
-        )?,
-        Format::Table => crate::output::emit(&report_table(as_of, &rows, &divisions))?,
+    let meta = report_meta(
+        &args,
+        as_of,
+        &filter,
+        &rows,
+        (head, entries),
+        &divisions,
+        &catalog,
+    );
+    let table_zh = (args.lang == Some(LangArg::Zh)).then(|| Lang::Zh.labels());
+    let bytes = render(format, &rows, &divisions, &meta, table_zh)?;
+    write_report(args.output.as_deref(), args.force, db, &bytes)?;
+    if let Some(p) = &args.output {
+        let head = match for_people {
+            true => format!(", chain head {}, {} entries", meta.chain_head, meta.entries),
+            false => String::new(),
+        };
+        eprintln!(
+            "{}: reconciliation as of {as_of}, {} row(s){head}",
+            p.display(),
+            rows.len()
+        );
     }
     let failing = rows
         .iter()
@@ -52,6 +130,59 @@ pub async fn reconcile(store: &Store, args: ReconcileArgs) -> Result<Outcome> {
     } else {
         Outcome::Ok
     })
+}
+
+/// What the xlsx and html title lines say: date, filters, years, head.
+fn report_meta(
+    args: &ReconcileArgs,
+    as_of: NaiveDate,
+    filter: &RowFilter,
+    rows: &[ReportRow],
+    (chain_head, entries): (String, i64),
+    divisions: &DivisionTable,
+    catalog: &ProjectCatalog,
+) -> ReportMeta {
+    ReportMeta {
+        as_of,
+        lang: lang(args.lang),
+        fiscal_year: args.fiscal_year,
+        fiscal_years_shown: fiscal_years(rows),
+        region: filter
+            .region
+            .map(|r| format!("{r} {}", divisions.name_at(r, as_of).unwrap_or(""))),
+        project: filter.project.as_ref().map(|p| {
+            let name = catalog.get(p).map(|c| c.name.as_str()).unwrap_or("");
+            format!("{p} {name}")
+        }),
+        chain_head,
+        entries,
+    }
+}
+
+/// One set of rows, five formats.
+fn render(
+    format: ReportFormat,
+    rows: &[ReportRow],
+    divisions: &DivisionTable,
+    meta: &ReportMeta,
+    table_zh: Option<&Labels>,
+) -> Result<Vec<u8>> {
+    Ok(match format {
+        ReportFormat::Csv => reconcile_csv(rows).into_bytes(),
+        ReportFormat::Json => {
+            (serde_json::to_string_pretty(&report_json(meta.as_of, rows))? + "\n").into_bytes()
+        }
+        ReportFormat::Table => report_table(meta.as_of, rows, divisions, table_zh).into_bytes(),
+        ReportFormat::Xlsx => reconcile_xlsx(rows, divisions, meta)?,
+        ReportFormat::Html => reconcile_html(rows, divisions, meta).into_bytes(),
+    })
+}
+
+fn fiscal_years(rows: &[ReportRow]) -> Vec<i32> {
+    let mut years: Vec<i32> = rows.iter().map(|r| r.fiscal_year).collect();
+    years.sort_unstable();
+    years.dedup();
+    years
 }
 
 /// A line carried into a later year under a successor code (431121 祁阳县 →
@@ -169,115 +300,121 @@ fn report_json(as_of: NaiveDate, rows: &[ReportRow]) -> serde_json::Value {
     })
 }
 
-fn report_table(as_of: NaiveDate, rows: &[ReportRow], divisions: &DivisionTable) -> String {
-    let mut by_pref: BTreeMap<RegionCode, Vec<&ReportRow>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.status != Status::Unmatched) {
-        by_pref
-            .entry(r.region.prefecture_group())
-            .or_default()
-            .push(r);
-    }
-    let mut headers = vec![
-        ("prefecture", Align::Left),
-        ("name", Align::Left),
-        ("lines", Align::Right),
-        ("allocated", Align::Right),
-        ("disbursed", Align::Right),
-        ("outstanding", Align::Right),
-        ("rate", Align::Right),
+fn rollup_cells(code: String, name: String, r: &RollupRow) -> Vec<String> {
+    let mut cells = vec![
+        code,
+        name,
+        r.lines.to_string(),
+        r.allocated.to_string(),
+        r.disbursed.to_string(),
+        r.outstanding.to_string(),
+        r.rate_percent(),
     ];
-    for s in &STATUSES[..5] {
-        headers.push((s.as_str(), Align::Right));
+    cells.extend(LINE_STATUSES.iter().map(|s| r.count(*s).to_string()));
+    cells
+}
+
+/// The table speaks English unless `--lang zh` is given: its default output
+/// is what scripts and the snapshots have always seen.
+fn report_table(
+    as_of: NaiveDate,
+    rows: &[ReportRow],
+    divisions: &DivisionTable,
+    zh: Option<&Labels>,
+) -> String {
+    let word = |en: &'static str, pick: fn(&Labels) -> &'static str| zh.map_or(en, pick);
+    let status = |s: Status| zh.map_or(s.as_str(), |l| l.status(s));
+    let mut headers = vec![
+        (word("prefecture", |l| l.prefecture_code), Align::Left),
+        (word("name", |l| l.prefecture), Align::Left),
+        (word("lines", |l| l.lines), Align::Right),
+        (word("allocated", |l| l.allocated), Align::Right),
+        (word("disbursed", |l| l.disbursed), Align::Right),
+        (word("outstanding", |l| l.outstanding), Align::Right),
+        (word("rate", |l| l.rate), Align::Right),
+    ];
+    for s in LINE_STATUSES {
+        headers.push((status(s), Align::Right));
     }
     let mut t = TextTable::new(&headers);
-    let push = |code: String, name: String, rs: &[&ReportRow]| {
-        let owned: Vec<ReportRow> = rs.iter().map(|r| (*r).clone()).collect();
-        let tt = totals(&owned);
-        let mut cells = vec![
-            code,
-            name,
-            rs.len().to_string(),
-            Fen(tt.allocated).to_string(),
-            Fen(tt.disbursed_on_lines).to_string(),
-            Fen(tt.outstanding).to_string(),
-            rate_percent(Fen(tt.disbursed_on_lines), Fen(tt.allocated)),
-        ];
-        for s in &STATUSES[..5] {
-            cells.push(tt.counts.get(s).copied().unwrap_or(0).to_string());
-        }
-        cells
-    };
-    let mut all: Vec<&ReportRow> = Vec::new();
-    for (pref, rs) in &by_pref {
-        let name = divisions.name_at(*pref, as_of).unwrap_or("").to_string();
-        t.row(push(pref.to_string(), name, rs));
-        all.extend(rs.iter().copied());
+    let roll = rollup(rows, divisions, as_of);
+    for p in &roll.prefectures {
+        let code = p.prefecture.map(|c| c.to_string()).unwrap_or_default();
+        t.row(rollup_cells(code, p.name.clone(), p));
     }
     t.rule();
-    t.row(push("total".into(), String::new(), &all));
-    let mut out = format!("Reconciliation as of {as_of}\n\n{}", t.render());
-    let exceptions: Vec<&ReportRow> = rows
-        .iter()
-        .filter(|r| {
-            matches!(
-                r.status,
-                Status::Overdue | Status::Over | Status::Late | Status::Unmatched
-            )
-        })
-        .collect();
+    let total = word("total", |l| l.total);
+    t.row(rollup_cells(total.into(), String::new(), &roll.total));
+    let title = match zh {
+        Some(l) => format!("{} {} {as_of}", l.title, l.as_of),
+        None => format!("Reconciliation as of {as_of}"),
+    };
+    let mut out = format!("{title}\n\n{}", t.render());
+    let exceptions: Vec<&ReportRow> = rows.iter().filter(|r| is_exception(r.status)).collect();
     if !exceptions.is_empty() {
+        let doc_head = zh.map_or("doc_no / voucher".to_string(), |l| {
+            format!("{} / {}", l.doc_no, l.voucher_no)
+        });
         let mut e = TextTable::new(&[
-            ("status", Align::Left),
-            ("region", Align::Left),
-            ("name", Align::Left),
-            ("project", Align::Left),
-            ("doc_no / voucher", Align::Left),
-            ("allocated", Align::Right),
-            ("disbursed", Align::Right),
-            ("outstanding", Align::Right),
-            ("due", Align::Left),
-            ("note", Align::Left),
+            (word("status", |l| l.status), Align::Left),
+            (word("region", |l| l.region_code), Align::Left),
+            (word("name", |l| l.region), Align::Left),
+            (word("project", |l| l.project), Align::Left),
+            (&doc_head, Align::Left),
+            (word("allocated", |l| l.allocated), Align::Right),
+            (word("disbursed", |l| l.disbursed), Align::Right),
+            (word("outstanding", |l| l.outstanding), Align::Right),
+            (word("due", |l| l.due_date), Align::Left),
+            (word("note", |l| l.note), Align::Left),
         ]);
         for r in exceptions {
-            let (doc, note) = exception_doc_and_note(r);
-            e.row(vec![
-                r.status.as_str().into(),
-                r.region.to_string(),
-                r.region_name.clone(),
-                format!("{} {}", r.project, r.project_name),
-                doc,
-                r.allocated.map(|a| a.to_string()).unwrap_or_default(),
-                r.disbursed.to_string(),
-                r.outstanding.map(|a| a.to_string()).unwrap_or_default(),
-                r.due_date.map(|d| d.to_string()).unwrap_or_default(),
-                note,
-            ]);
+            e.row(exception_cells(r, zh));
         }
-        out.push_str("\nExceptions (overdue, over, late, unmatched)\n\n");
+        out.push_str(&match zh {
+            Some(l) => format!("\n{}（{}）\n\n", l.exceptions_sheet, l.exceptions_note),
+            None => "\nExceptions (overdue, over, late, unmatched)\n\n".to_string(),
+        });
         out.push_str(&e.render());
     }
     out
 }
 
-/// The "doc_no / voucher" and "note" cells of an exception row. An
-/// unmatched voucher keeps the document it named (the officer needs it to
-/// chase the bureau); an `over` row is never called "settled".
-fn exception_doc_and_note(r: &ReportRow) -> (String, String) {
+/// The cells of an exception row. An unmatched voucher keeps the document
+/// it named (the officer needs it to chase the bureau); an `over` row is
+/// never called "settled".
+fn exception_cells(r: &ReportRow, zh: Option<&Labels>) -> Vec<String> {
     let doc = match (&r.voucher_no, &r.doc_no) {
         (Some(v), _) => v.clone(),
         (None, Some(d)) => d.clone(),
-        (None, None) => String::new(),
+        _ => String::new(),
     };
     let note = match (r.reason, r.settled_on) {
-        (Some(reason), _) => match (&r.voucher_no, &r.doc_no) {
-            (Some(_), Some(d)) => format!("{reason} {d}"),
-            _ => reason.to_string(),
+        (Some(reason), _) => {
+            let reason = zh.map_or_else(|| reason.to_string(), |l| l.reason(reason));
+            match (&r.voucher_no, &r.doc_no) {
+                (Some(_), Some(d)) => format!("{reason} {d}"),
+                _ => reason,
+            }
+        }
+        (None, Some(d)) if r.status == Status::Over => match zh {
+            Some(l) => l.over_note(d),
+            None => format!("paid ≥ allocated since {d}"),
         },
-        (None, Some(d)) if r.status == Status::Over => format!("paid ≥ allocated since {d}"),
-        (None, Some(d)) => format!("settled {d}"),
+        (None, Some(d)) => zh.map_or_else(|| format!("settled {d}"), |l| l.settled_note(d)),
         (None, None) => String::new(),
     };
-    (doc, note)
+    vec![
+        zh.map_or(r.status.as_str(), |l| l.status(r.status)).into(),
+        r.region.to_string(),
+        r.region_name.clone(),
+        format!("{} {}", r.project, r.project_name),
+        doc,
+        r.allocated.map(|a| a.to_string()).unwrap_or_default(),
+        r.disbursed.to_string(),
+        r.outstanding.map(|a| a.to_string()).unwrap_or_default(),
+        r.due_date.map(|d| d.to_string()).unwrap_or_default(),
+        note,
+    ]
 }
 
 pub async fn rollover(store: &Store, args: RolloverArgs) -> Result<Outcome> {

@@ -2,7 +2,8 @@
 
 use super::parse_date_arg;
 use crate::escape;
-use crate::outfile::{self, OutputFile};
+use crate::outfile;
+use crate::output::open_output;
 use crate::{ExportCommand, Outcome, TrailArgs};
 use anyhow::Result;
 use fundledger_core::divisions::DivisionTable;
@@ -11,52 +12,13 @@ use fundledger_formats::export::{
     write_journal_entry, write_journal_header, HashingWriter, TrailWriter,
 };
 use fundledger_store::{JournalEntry, Store};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub async fn export(store: &Store, db: &str, command: ExportCommand) -> Result<Outcome> {
     match command {
         ExportCommand::Journal { output, force } => journal(store, db, output, force).await,
         ExportCommand::Trail(args) => trail(store, db, args).await,
-    }
-}
-
-/// An `--output` file (through [`outfile`], committed by [`Output::finish`])
-/// or stdout.
-enum Output {
-    File(OutputFile),
-    Stdout(BufWriter<std::io::StdoutLock<'static>>),
-}
-
-impl Output {
-    fn open(path: Option<&Path>, force: bool, db: &str) -> Result<Output> {
-        Ok(match path {
-            Some(p) => Output::File(outfile::create(p, force, db)?),
-            None => Output::Stdout(BufWriter::new(std::io::stdout().lock())),
-        })
-    }
-
-    /// Puts a file in place; flushes stdout.
-    fn finish(self) -> Result<()> {
-        match self {
-            Output::File(f) => f.commit(),
-            Output::Stdout(mut s) => Ok(s.flush()?),
-        }
-    }
-}
-
-impl Write for Output {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Output::File(f) => f.write(buf),
-            Output::Stdout(s) => s.write(buf),
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Output::File(f) => f.flush(),
-            Output::Stdout(s) => s.flush(),
-        }
     }
 }
 
@@ -67,7 +29,7 @@ async fn journal(
     output: Option<std::path::PathBuf>,
     force: bool,
 ) -> Result<Outcome> {
-    let mut out = Output::open(output.as_deref(), force, db)?;
+    let mut out = open_output(output.as_deref(), force, db)?;
     let max = store.max_entry_no().await?;
     let head = store.snapshot().await?.head_hash.unwrap_or_default();
     write_journal_header(&mut out, &head)?;
@@ -180,7 +142,7 @@ async fn trail(store: &Store, db: &str, args: TrailArgs) -> Result<Outcome> {
         .as_deref()
         .map(|m| outfile::create(m, args.force, db))
         .transpose()?;
-    let out = HashingWriter::new(Output::open(args.output.as_deref(), args.force, db)?);
+    let out = HashingWriter::new(open_output(args.output.as_deref(), args.force, db)?);
     let mut writer = TrailWriter::new(out, args.bom)?;
     let max = store.max_entry_no().await?;
     let head = store.snapshot().await?.head_hash.unwrap_or_default();
