@@ -2,7 +2,10 @@
 
 use crate::ledger::DOMAIN_TABLES;
 use crate::read::JournalEntry;
-use crate::seal::{batch_content, seal_hash, JournalHead, CONTROL_TABLES};
+use crate::seal::{
+    batch_content, catalog_lines, catalog_summary, seal_hash, split_content, JournalHead,
+    SealFormat, CONTROL_TABLES,
+};
 use sqlx::AnyConnection;
 use crate::write::Val;
 use crate::{Result, Store};
@@ -376,7 +379,8 @@ impl Store {
     }
 
     /// Walks the seal chain and rebuilds each batch's sealed content from
-    /// its rows; returns (batches, seal head).
+    /// its rows, then checks the catalog against the last seal; returns
+    /// (batches, seal head).
     async fn check_seals(&self, c: &mut Checker) -> Result<(i64, String)> {
         let mut conn = self.pool().acquire().await?;
         let seals: Vec<(i64, String, String, String)> = sqlx::query_as(
@@ -398,6 +402,7 @@ impl Store {
             ));
         }
         let mut prev = GENESIS_HASH.to_string();
+        let mut catalog = SealedCatalog::default();
         for (batch_id, content, prev_hash, hash) in &seals {
             if *prev_hash != prev {
                 c.failures.push(batch_failure(
@@ -411,25 +416,38 @@ impl Store {
                     "seals row hash mismatch: the seal itself was edited".into(),
                 ));
             }
+            let format = SealFormat::of(content);
+            if format == SealFormat::V1 && catalog.batch.is_some() {
+                c.failures.push(batch_failure(
+                    *batch_id,
+                    "seals row is in format 1 after a format-2 seal".into(),
+                ));
+            }
+            let (rows_part, catalog_part) = split_content(content);
+            if format == SealFormat::V2 {
+                catalog.take(*batch_id, &catalog_part, c);
+            }
             let head = c
                 .batch_last
                 .range(..=*batch_id)
                 .next_back()
                 .map(|(_, h)| h.clone())
                 .unwrap_or_else(|| (0, GENESIS_HASH.to_string()));
-            match batch_content(&mut conn, *batch_id, &head).await? {
+            match batch_content(&mut conn, *batch_id, &head, format).await? {
                 None => c.failures.push(batch_failure(
                     *batch_id,
                     "batches row was sealed but is missing".into(),
                 )),
-                Some(found) if found != *content => c.failures.push(batch_failure(
+                Some(found) if found != rows_part => c.failures.push(batch_failure(
                     *batch_id,
-                    content_difference(content, &found),
+                    content_difference(rows_part, &found),
                 )),
                 Some(_) => {}
             }
             prev = hash.clone();
         }
+        let now = catalog_lines(&mut conn).await?;
+        catalog.check_current(&now, c);
         Ok((batch_ids.len() as i64, prev))
     }
 
@@ -509,6 +527,63 @@ impl Store {
             });
         }
         Ok(())
+    }
+}
+
+/// The project catalog as the seals recorded it: the last summary, and the
+/// last full list of rows (written whenever the catalog changed).
+#[derive(Default)]
+struct SealedCatalog {
+    /// The last format-2 seal's batch and catalog summary.
+    batch: Option<i64>,
+    summary: String,
+    rows: Vec<String>,
+}
+
+impl SealedCatalog {
+    fn take(&mut self, batch_id: i64, part: &[&str], c: &mut Checker) {
+        let Some((summary, rows)) = part.split_first() else {
+            c.failures.push(batch_failure(
+                batch_id,
+                "seals row of format 2 has no project catalog summary".into(),
+            ));
+            return;
+        };
+        if !rows.is_empty() {
+            self.rows = rows.iter().map(|r| r.to_string()).collect();
+            if catalog_summary(&self.rows) != *summary {
+                c.failures.push(batch_failure(
+                    batch_id,
+                    "seals row's project catalog does not match its own summary".into(),
+                ));
+            }
+        }
+        self.batch = Some(batch_id);
+        self.summary = summary.to_string();
+    }
+
+    /// The catalog now must be the one the last seal recorded.
+    fn check_current(&self, now: &[String], c: &mut Checker) {
+        match self.batch {
+            None if now.is_empty() => {}
+            None => c.failures.push(VerifyFailure {
+                entry_no: None,
+                tx_id: None,
+                message: format!(
+                    "projects: {} catalog row(s) but no seal covers the catalog (a ledger written before seal format 2: run `fundledger init`)",
+                    now.len()
+                ),
+            }),
+            Some(batch_id) if catalog_summary(now) != self.summary => {
+                let message = if self.rows.is_empty() && !now.is_empty() {
+                    format!("projects row is not in the sealed catalog: `{}`", now[0])
+                } else {
+                    content_difference(&self.rows.join("\n"), &now.join("\n"))
+                };
+                c.failures.push(batch_failure(batch_id, message));
+            }
+            Some(_) => {}
+        }
     }
 }
 

@@ -515,3 +515,61 @@ async fn issue12_non_canonical_journal_text() {
         check_full_ledger(same_sql(&[&sql]), &fragment).await;
     }
 }
+
+/// `full_ledger` with the shipped project catalog loaded.
+async fn ledger_with_catalog(store: &Store) {
+    common::full_ledger(store).await;
+    let text = include_str!("../../../fixtures/reference/projects.csv");
+    let projects = fundledger_core::catalog::ProjectCatalog::parse_csv(text).expect("catalog");
+    let mut w = fundledger_store::WriteTx::begin(
+        store,
+        "projects import",
+        Some(("projects.csv", "0")),
+        common::RECORDED_AT,
+    )
+    .await
+    .expect("begin");
+    fundledger_store::catalog::upsert_projects(&mut w, &projects)
+        .await
+        .expect("upsert");
+    w.commit().await.expect("commit");
+}
+
+/// Issue 12 §1: every column of the project catalog, and its rows, are
+/// sealed (the catalog is printed in every report and trail row).
+#[tokio::test]
+async fn issue12_catalog_changed_or_deleted() {
+    let cases: &[&str] = &[
+        "UPDATE projects SET name = '伪造项目' WHERE code = 'JS02'",
+        "UPDATE projects SET aliases = 'x' WHERE code = 'JS02'",
+        "UPDATE projects SET func_code = NULL WHERE func_code IS NOT NULL AND code = (SELECT MAX(code) FROM projects WHERE func_code IS NOT NULL)",
+        "UPDATE projects SET func_code = '' WHERE func_code IS NULL OR func_code IS NOT NULL",
+        "UPDATE projects SET code = 'JS99' WHERE code = 'JS02'",
+        "DELETE FROM projects WHERE code = 'JS02'",
+        "INSERT INTO projects VALUES ('JS98', '伪造项目', '', NULL)",
+    ];
+    for db in TestDb::all() {
+        for sql in cases {
+            let fresh = match db.backend {
+                Backend::Sqlite => TestDb::sqlite(),
+                Backend::Postgres => TestDb::postgres().expect("configured"),
+            };
+            let store = fresh.store().await;
+            ledger_with_catalog(&store).await;
+            let clean = store.verify().await.expect("verify before tampering");
+            assert!(clean.ok(), "{:?}: {:?}", db.backend, clean.failures);
+            tamper(&store, &[sql.to_string()]).await;
+            let report = store.verify().await.expect("verify after tampering");
+            assert!(
+                report
+                    .failures
+                    .iter()
+                    .any(|f| f.message.contains("projects row")),
+                "{:?}: `{sql}` not named:\n{:?}",
+                db.backend,
+                report.failures
+            );
+            store.close().await;
+        }
+    }
+}

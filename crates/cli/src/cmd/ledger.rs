@@ -16,6 +16,14 @@ pub async fn init(db: &str) -> Result<Outcome> {
     } else {
         eprintln!("{db}: initialised ({applied} migration(s) applied)");
     }
+    if let Some(up) = store.upgrade_seals(&now()).await? {
+        eprintln!(
+            "{db}: sealed the project catalog in seal format 2 (batch {}); \
+             the chain head is unchanged, the seal head was {} and is now {}: \
+             give the new heads (`fundledger verify`) to whoever keeps them",
+            up.batch_id, up.previous_head, up.seal_head
+        );
+    }
     Ok(Outcome::Ok)
 }
 
