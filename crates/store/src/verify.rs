@@ -6,11 +6,11 @@ use crate::seal::{
     batch_content, catalog_lines, catalog_summary, seal_hash, split_content, JournalHead,
     SealFormat, CONTROL_TABLES,
 };
-use sqlx::AnyConnection;
 use crate::write::Val;
 use crate::{Result, Store};
 use fundledger_core::tx::{canonical_bytes, chain_hash, ChainPosition, GENESIS_HASH};
 use fundledger_core::{Transaction, TxKind};
+use sqlx::AnyConnection;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -504,12 +504,18 @@ impl Store {
         c: &mut Checker,
     ) -> Result<()> {
         for table in CONTROL_TABLES {
-            let sql = format!("SELECT DISTINCT batch_id FROM {} ORDER BY batch_id", table.name);
+            let sql = format!(
+                "SELECT DISTINCT batch_id FROM {} ORDER BY batch_id",
+                table.name
+            );
             let ids: Vec<i64> = sqlx::query_scalar(&sql).fetch_all(&mut *conn).await?;
             for id in ids.into_iter().filter(|id| !sealed.contains(id)) {
                 c.failures.push(batch_failure(
                     id,
-                    format!("{} row belongs to this batch, which has no seal", table.name),
+                    format!(
+                        "{} row belongs to this batch, which has no seal",
+                        table.name
+                    ),
                 ));
             }
         }

@@ -419,7 +419,10 @@ async fn check_full_ledger(sql: impl Fn(Backend) -> Vec<String>, fragment: &str)
         tamper(&store, &statements).await;
         let report = store.verify().await.expect("verify after tampering");
         assert!(
-            report.failures.iter().any(|f| f.to_string().contains(fragment)),
+            report
+                .failures
+                .iter()
+                .any(|f| f.to_string().contains(fragment)),
             "{:?}: {:?}: expected …{fragment}…, got:\n{}",
             db.backend,
             sql(db.backend),
