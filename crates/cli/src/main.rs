@@ -57,7 +57,7 @@ pub enum Command {
     /// Export the audit trail or the whole journal.
     #[command(subcommand)]
     Export(ExportCommand),
-    /// Recompute the hash chain and every invariant; print the chain head.
+    /// Recompute both hash chains and every invariant; print the chain and seal heads.
     Verify(VerifyArgs),
 }
 
@@ -229,6 +229,10 @@ pub struct TrailArgs {
 pub struct VerifyArgs {
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Heads recorded earlier (from `verify`, a trail manifest or a journal
+    /// export): CHAIN or CHAIN:SEAL. Exit 1 unless the ledger's heads are these.
+    #[arg(long, value_name = "CHAIN[:SEAL]")]
+    pub expect_head: Option<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -291,3 +291,25 @@ impl crate::Store {
         }))
     }
 }
+
+impl crate::Store {
+    /// The entry whose hash is `hash`, if the journal holds one.
+    pub async fn entry_with_hash(&self, hash: &str) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT entry_no FROM journal WHERE hash = $1")
+                .bind(hash.to_string())
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    /// The batch whose seal hash is `hash`, if any.
+    pub async fn batch_with_seal(&self, hash: &str) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT batch_id FROM seals WHERE hash = $1")
+                .bind(hash.to_string())
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+}

@@ -5,7 +5,7 @@ use crate::output::{csv_to_string, resolve_format, Align, TextTable};
 use crate::{BalanceArgs, BudgetCommand, CloseArgs, Format, Outcome, VerifyArgs};
 use anyhow::{bail, Result};
 use fundledger_core::{Fen, Unit};
-use fundledger_store::{BudgetOutcome, OpenMode, Store};
+use fundledger_store::{BudgetOutcome, OpenMode, Store, VerifyFailure, VerifyReport};
 use std::collections::BTreeMap;
 
 pub async fn init(db: &str) -> Result<Outcome> {
@@ -147,7 +147,13 @@ pub fn month_end(text: &str) -> Result<chrono::NaiveDate> {
 }
 
 pub async fn verify(store: &Store, args: VerifyArgs) -> Result<Outcome> {
-    let report = store.verify().await?;
+    let expected = args.expect_head.as_deref().map(parse_heads).transpose()?;
+    let mut report = store.verify().await?;
+    if let Some(expected) = &expected {
+        report
+            .failures
+            .extend(head_failures(store, &report, expected).await?);
+    }
     match resolve_format(args.format) {
         Format::Json => {
             let doc = serde_json::json!({
@@ -184,6 +190,72 @@ pub async fn verify(store: &Store, args: VerifyArgs) -> Result<Outcome> {
     }
     eprintln!("verify: ok");
     Ok(Outcome::Ok)
+}
+
+/// Heads an auditor recorded: the chain head, and the seal head if given.
+#[derive(Debug, PartialEq, Eq)]
+struct ExpectedHeads {
+    chain: String,
+    seal: Option<String>,
+}
+
+/// `CHAIN` or `CHAIN:SEAL`, each 64 hex digits (case ignored).
+fn parse_heads(text: &str) -> Result<ExpectedHeads> {
+    let is_head = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
+    let (chain, seal) = match text.split_once(':') {
+        Some((c, s)) => (c, Some(s)),
+        None => (text, None),
+    };
+    if !is_head(chain) || seal.is_some_and(|s| !is_head(s)) {
+        bail!(UsageError(format!(
+            "--expect-head {text}: expected CHAIN or CHAIN:SEAL, each 64 hex digits \
+             (the `chain head` and `seal head` lines of `fundledger verify`)"
+        )));
+    }
+    Ok(ExpectedHeads {
+        chain: chain.to_ascii_lowercase(),
+        seal: seal.map(str::to_ascii_lowercase),
+    })
+}
+
+/// A failure for each head that is not the one expected, saying whether
+/// the expected head is still an earlier link of this ledger (it grew since)
+/// or is nowhere in it (history was rewritten or cut).
+async fn head_failures(
+    store: &Store,
+    report: &VerifyReport,
+    expected: &ExpectedHeads,
+) -> Result<Vec<VerifyFailure>> {
+    let mut failures = Vec::new();
+    let failure = |message: String| VerifyFailure {
+        entry_no: None,
+        tx_id: None,
+        message,
+    };
+    if expected.chain != report.head_hash {
+        let whereabouts = match store.entry_with_hash(&expected.chain).await? {
+            Some(n) => format!(
+                "it is entry {n}'s hash: {} entries were added since",
+                report.entries - n
+            ),
+            None => "no entry of this ledger has it: history was rewritten or cut".to_string(),
+        };
+        failures.push(failure(format!(
+            "chain head is {}, not the expected {} ({whereabouts})",
+            report.head_hash, expected.chain
+        )));
+    }
+    if let Some(seal) = expected.seal.as_ref().filter(|s| **s != report.seal_head) {
+        let whereabouts = match store.batch_with_seal(seal).await? {
+            Some(b) => format!("it is batch {b}'s seal: batches were added since"),
+            None => "no seal of this ledger has it: the seals were rewritten or cut".to_string(),
+        };
+        failures.push(failure(format!(
+            "seal head is {}, not the expected {seal} ({whereabouts})",
+            report.seal_head
+        )));
+    }
+    Ok(failures)
 }
 
 #[cfg(test)]

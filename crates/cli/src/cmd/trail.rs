@@ -32,7 +32,7 @@ async fn journal(store: &Store, output: Option<std::path::PathBuf>) -> Result<Ou
     let mut out = open_output(output.as_deref())?;
     let max = store.max_entry_no().await?;
     let head = store.snapshot().await?.head_hash.unwrap_or_default();
-    write_journal_header(&mut out, &head)?;
+    write_journal_header(&mut out, &head, &store.seal_head().await?)?;
     let mut after = 0;
     while after < max {
         let page = store.journal_page(after).await?;
@@ -139,6 +139,7 @@ async fn trail(store: &Store, args: TrailArgs) -> Result<Outcome> {
     let mut writer = TrailWriter::new(out, args.bom)?;
     let max = store.max_entry_no().await?;
     let head = store.snapshot().await?.head_hash.unwrap_or_default();
+    let seal_head = store.seal_head().await?;
     let mut after = 0;
     while after < max {
         let page = store.journal_page(after).await?;
@@ -164,6 +165,7 @@ async fn trail(store: &Store, args: TrailArgs) -> Result<Outcome> {
         "credit_total": totals.credit.to_string(),
         "sha256": sha256,
         "chain_head": head,
+        "seal_head": seal_head,
         "bom": args.bom,
         "filters": {
             "fiscal_year": args.fiscal_year,
