@@ -397,7 +397,7 @@ impl Store {
         for id in batch_ids.iter().filter(|id| !sealed.contains(id)) {
             c.failures.push(batch_failure(
                 *id,
-                "batches row has no seal: its seal was removed, or the batch was added outside fundledger"
+                "batches row has no seals row: its seal was removed, or the batch was added outside fundledger"
                     .into(),
             ));
         }
@@ -436,7 +436,7 @@ impl Store {
             match batch_content(&mut conn, *batch_id, &head, format).await? {
                 None => c.failures.push(batch_failure(
                     *batch_id,
-                    "batches row was sealed but is missing".into(),
+                    "seals row for a batch whose batches row is missing".into(),
                 )),
                 Some(found) if found != rows_part => c.failures.push(batch_failure(
                     *batch_id,

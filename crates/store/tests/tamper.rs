@@ -519,25 +519,6 @@ async fn issue12_non_canonical_journal_text() {
     }
 }
 
-/// `full_ledger` with the shipped project catalog loaded.
-async fn ledger_with_catalog(store: &Store) {
-    common::full_ledger(store).await;
-    let text = include_str!("../../../fixtures/reference/projects.csv");
-    let projects = fundledger_core::catalog::ProjectCatalog::parse_csv(text).expect("catalog");
-    let mut w = fundledger_store::WriteTx::begin(
-        store,
-        "projects import",
-        Some(("projects.csv", "0")),
-        common::RECORDED_AT,
-    )
-    .await
-    .expect("begin");
-    fundledger_store::catalog::upsert_projects(&mut w, &projects)
-        .await
-        .expect("upsert");
-    w.commit().await.expect("commit");
-}
-
 /// Issue 12 §1: every column of the project catalog, and its rows, are
 /// sealed (the catalog is printed in every report and trail row).
 #[tokio::test]
@@ -558,7 +539,7 @@ async fn issue12_catalog_changed_or_deleted() {
                 Backend::Postgres => TestDb::postgres().expect("configured"),
             };
             let store = fresh.store().await;
-            ledger_with_catalog(&store).await;
+            common::ledger_with_catalog(&store).await;
             let clean = store.verify().await.expect("verify before tampering");
             assert!(clean.ok(), "{:?}: {:?}", db.backend, clean.failures);
             tamper(&store, &[sql.to_string()]).await;
