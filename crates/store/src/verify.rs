@@ -7,7 +7,8 @@ use crate::seal::{
     SealFormat, CONTROL_TABLES,
 };
 use crate::write::Val;
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
+use chrono::NaiveDate;
 use fundledger_core::tx::{canonical_bytes, chain_hash, ChainPosition, GENESIS_HASH};
 use fundledger_core::{Transaction, TxKind};
 use sqlx::AnyConnection;
@@ -292,6 +293,7 @@ impl Store {
             }
         }
         let (batches, seal_head) = self.check_seals(&mut c).await?;
+        self.check_control_text(&mut c).await?;
         Ok(VerifyReport {
             entries,
             postings: c.postings,
@@ -494,6 +496,38 @@ impl Store {
         Ok(())
     }
 
+    /// Control rows are sealed as stored, so their text must also be what
+    /// fundledger writes: a closing compared as text (`MAX(through_date)`)
+    /// must be `YYYY-MM-DD`; a region extension must read back as a
+    /// division.
+    async fn check_control_text(&self, c: &mut Checker) -> Result<()> {
+        let closings: Vec<(String, i64)> =
+            sqlx::query_as("SELECT through_date, batch_id FROM closings ORDER BY batch_id")
+                .fetch_all(self.pool())
+                .await?;
+        for (date, batch_id) in closings {
+            let canonical = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+                .is_ok_and(|d| d.format("%Y-%m-%d").to_string() == date);
+            if !canonical {
+                c.failures.push(batch_failure(
+                    batch_id,
+                    format!("closings row through_date `{date}` is not YYYY-MM-DD"),
+                ));
+            }
+        }
+        match self.division_table().await {
+            Err(StoreError::Corrupt(m)) if m.starts_with("region_extensions") => {
+                c.failures.push(plain_failure(m))
+            }
+            Err(StoreError::Corrupt(m)) => c
+                .failures
+                .push(plain_failure(format!("region_extensions: {m}"))),
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+        Ok(())
+    }
+
     /// Control rows, and journal entries, whose batch has no seal: a seal
     /// lists only its own batch's rows, so a row filed under a batch that
     /// was never sealed would otherwise be read by no check.
@@ -590,6 +624,15 @@ impl SealedCatalog {
             }
             Some(_) => {}
         }
+    }
+}
+
+/// A failure that belongs to no one entry or batch.
+fn plain_failure(message: String) -> VerifyFailure {
+    VerifyFailure {
+        entry_no: None,
+        tx_id: None,
+        message,
     }
 }
 

@@ -557,3 +557,19 @@ async fn issue12_catalog_changed_or_deleted() {
         }
     }
 }
+
+/// Issue 12 §4 for control rows: sealed as stored, and also required to be
+/// the text fundledger writes (a closing is compared as text).
+#[tokio::test]
+async fn issue12_non_canonical_control_text() {
+    check_full_ledger(
+        same_sql(&["UPDATE closings SET through_date = '2021-3-31'"]),
+        "closings row through_date `2021-3-31` is not YYYY-MM-DD",
+    )
+    .await;
+    check_full_ledger(
+        same_sql(&["UPDATE region_extensions SET level = 'County'"]),
+        "region_extensions 440271: level `County`",
+    )
+    .await;
+}
