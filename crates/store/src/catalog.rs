@@ -58,23 +58,25 @@ impl Store {
     /// hold any character the import accepted, a comma included).
     pub async fn division_table(&self) -> Result<DivisionTable> {
         let mut table = DivisionTable::builtin();
+        let divisions = self.region_extensions().await?;
+        if divisions.is_empty() {
+            return Ok(table);
+        }
+        table
+            .extend(divisions)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(table)
+    }
+
+    /// Every stored region extension, in import order.
+    pub(crate) async fn region_extensions(&self) -> Result<Vec<Division>> {
         let rows = sqlx::query(
             "SELECT code, name, level, parent_code, valid_from, valid_to, successor_codes \
              FROM region_extensions ORDER BY batch_id, code",
         )
         .fetch_all(self.pool())
         .await?;
-        if rows.is_empty() {
-            return Ok(table);
-        }
-        let divisions = rows
-            .iter()
-            .map(division_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        table
-            .extend(divisions)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok(table)
+        rows.iter().map(division_from_row).collect()
     }
 }
 

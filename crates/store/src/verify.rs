@@ -499,7 +499,7 @@ impl Store {
     /// Control rows are sealed as stored, so their text must also be what
     /// fundledger writes: a closing compared as text (`MAX(through_date)`)
     /// must be `YYYY-MM-DD`; a region extension must read back as a
-    /// division.
+    /// division (the built-in table is not needed for that).
     async fn check_control_text(&self, c: &mut Checker) -> Result<()> {
         let closings: Vec<(String, i64)> =
             sqlx::query_as("SELECT through_date, batch_id FROM closings ORDER BY batch_id")

@@ -350,9 +350,11 @@ impl AsyncApply for SqliteCopies {
             .await
             .expect("fk off");
         for sql in &m.sql {
-            conn.execute(sql.as_str())
+            let done = conn
+                .execute(sql.as_str())
                 .await
                 .unwrap_or_else(|e| panic!("SQLite: {}: {sql}: {e}", m.what));
+            assert_eq!(done.rows_affected(), 1, "SQLite: {}: {sql}", m.what);
         }
         drop(conn);
         let report = store.verify().await.expect("verify");
@@ -373,9 +375,11 @@ impl AsyncApply for PgRollback {
             .await
             .expect("fk off");
         for sql in &m.sql {
-            conn.execute(sql.as_str())
+            let done = conn
+                .execute(sql.as_str())
                 .await
                 .unwrap_or_else(|e| panic!("PostgreSQL: {}: {sql}: {e}", m.what));
+            assert_eq!(done.rows_affected(), 1, "PostgreSQL: {}: {sql}", m.what);
         }
         drop(conn);
         let report = self.store.verify().await.expect("verify");
