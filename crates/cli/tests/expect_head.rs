@@ -6,10 +6,11 @@
 mod support;
 
 use fundledger_core::tx::{canonical_bytes, chain_hash, ChainPosition, GENESIS_HASH};
-use fundledger_store::seal::{batch_content, seal_hash, split_content, SealFormat};
+use fundledger_store::seal::{batch_content, seal_hash, split_content, JournalHead, SealFormat};
 use fundledger_store::testing::drop_append_only_triggers_sql;
-use fundledger_store::Backend;
+use fundledger_store::{Backend, Store};
 use sqlx::Executor;
+use std::collections::BTreeMap;
 use support::{fl, gd_ledger, TestDb};
 
 /// `(chain head, seal head)` as `verify --format json` prints them.
@@ -47,52 +48,64 @@ fn forge(db: &TestDb, sql: &[&str]) {
                 .unwrap_or_else(|e| panic!("{s}: {e}"));
         }
         drop(conn);
-        let mut prev = GENESIS_HASH.to_string();
-        let mut last_of_batch = std::collections::BTreeMap::new();
-        for e in store.journal_page(0).await.unwrap() {
-            let tx = e.to_transaction().expect("forged entry is a transaction");
-            let pos = ChainPosition {
-                entry_no: e.entry_no,
-                batch_id: e.batch_id,
-                recorded_at: e.recorded_at.clone(),
-            };
-            let hash = chain_hash(&prev, &canonical_bytes(&tx, &pos));
-            sqlx::query("UPDATE journal SET prev_hash = $1, hash = $2 WHERE entry_no = $3")
-                .bind(prev.clone())
-                .bind(hash.clone())
-                .bind(e.entry_no)
-                .execute(store.pool())
-                .await
-                .unwrap();
-            last_of_batch.insert(e.batch_id, (e.entry_no, hash.clone()));
-            prev = hash;
+        let heads = rechain_journal(&store).await;
+        reseal(&store, &heads).await;
+        store.close().await;
+    });
+}
+
+/// Recomputes every journal hash; returns each batch's last entry.
+async fn rechain_journal(store: &Store) -> BTreeMap<i64, JournalHead> {
+    let mut prev = GENESIS_HASH.to_string();
+    let mut last_of_batch = BTreeMap::new();
+    for e in store.journal_page(0).await.unwrap() {
+        let tx = e.to_transaction().expect("forged entry is a transaction");
+        let pos = ChainPosition {
+            entry_no: e.entry_no,
+            batch_id: e.batch_id,
+            recorded_at: e.recorded_at.clone(),
+        };
+        let hash = chain_hash(&prev, &canonical_bytes(&tx, &pos));
+        sqlx::query("UPDATE journal SET prev_hash = $1, hash = $2 WHERE entry_no = $3")
+            .bind(prev.clone())
+            .bind(hash.clone())
+            .bind(e.entry_no)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        last_of_batch.insert(e.batch_id, (e.entry_no, hash.clone()));
+        prev = hash;
+    }
+    last_of_batch
+}
+
+/// Rebuilds every seal's content from the rows (keeping its catalog part)
+/// and recomputes the seal chain.
+async fn reseal(store: &Store, last_of_batch: &BTreeMap<i64, JournalHead>) {
+    let seals: Vec<(i64, String)> =
+        sqlx::query_as("SELECT batch_id, content FROM seals ORDER BY batch_id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    let mut conn = store.pool().acquire().await.unwrap();
+    let mut prev = GENESIS_HASH.to_string();
+    for (batch_id, content) in seals {
+        let head = last_of_batch
+            .range(..=batch_id)
+            .next_back()
+            .map(|(_, h)| h.clone())
+            .unwrap_or((0, GENESIS_HASH.to_string()));
+        let format = SealFormat::of(&content);
+        let mut rebuilt = batch_content(&mut conn, batch_id, &head, format)
+            .await
+            .unwrap()
+            .expect("batch row");
+        for l in split_content(&content).1 {
+            rebuilt.push('\n');
+            rebuilt.push_str(l);
         }
-        let seals: Vec<(i64, String)> =
-            sqlx::query_as("SELECT batch_id, content FROM seals ORDER BY batch_id")
-                .fetch_all(store.pool())
-                .await
-                .unwrap();
-        let mut conn = store.pool().acquire().await.unwrap();
-        let mut prev = GENESIS_HASH.to_string();
-        for (batch_id, content) in seals {
-            let head = last_of_batch
-                .range(..=batch_id)
-                .next_back()
-                .map(|(_, h)| h.clone())
-                .unwrap_or((0, GENESIS_HASH.to_string()));
-            let format = SealFormat::of(&content);
-            let mut rebuilt = batch_content(&mut conn, batch_id, &head, format)
-                .await
-                .unwrap()
-                .expect("batch row");
-            for l in split_content(&content).1 {
-                rebuilt.push('\n');
-                rebuilt.push_str(l);
-            }
-            let hash = seal_hash(&prev, &rebuilt);
-            sqlx::query(
-                "UPDATE seals SET content = $1, prev_hash = $2, hash = $3 WHERE batch_id = $4",
-            )
+        let hash = seal_hash(&prev, &rebuilt);
+        sqlx::query("UPDATE seals SET content = $1, prev_hash = $2, hash = $3 WHERE batch_id = $4")
             .bind(rebuilt)
             .bind(prev.clone())
             .bind(hash.clone())
@@ -100,11 +113,8 @@ fn forge(db: &TestDb, sql: &[&str]) {
             .execute(&mut *conn)
             .await
             .unwrap();
-            prev = hash;
-        }
-        drop(conn);
-        store.close().await;
-    });
+        prev = hash;
+    }
 }
 
 /// The GD ledger closed through June, with the heads recorded then.

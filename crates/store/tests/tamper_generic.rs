@@ -65,9 +65,10 @@ async fn strings(store: &Store, sql: &str, bind: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-/// The schema as the database itself describes it.
-async fn schema(store: &Store) -> Vec<Table> {
-    let (tables_sql, columns_sql, unique_sql) = match store.backend() {
+/// The catalog queries of each backend: tables, columns (name, type,
+/// nullable, primary-key position), unique constraints (name, column).
+fn catalog_sql(backend: Backend) -> (&'static str, &'static str, &'static str) {
+    match backend {
         Backend::Sqlite => (
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
             "SELECT name, type, \"notnull\" = 0 AND pk = 0, pk FROM pragma_table_info($1) ORDER BY cid",
@@ -77,7 +78,8 @@ async fn schema(store: &Store) -> Vec<Table> {
         Backend::Postgres => (
             "SELECT table_name::text FROM information_schema.tables \
              WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name",
-            "SELECT column_name::text, data_type::text, CAST(CASE WHEN is_nullable::text = 'YES' THEN 1 ELSE 0 END AS BIGINT), \
+            "SELECT column_name::text, data_type::text, \
+             CAST(CASE WHEN is_nullable::text = 'YES' THEN 1 ELSE 0 END AS BIGINT), \
              CAST(0 AS BIGINT) FROM information_schema.columns \
              WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
             "SELECT tc.constraint_name::text, kcu.column_name::text \
@@ -89,59 +91,19 @@ async fn schema(store: &Store) -> Vec<Table> {
                AND tc.constraint_type IN ('PRIMARY KEY', 'UNIQUE') \
              ORDER BY tc.constraint_name, kcu.ordinal_position",
         ),
-    };
+    }
+}
+
+/// The schema as the database itself describes it.
+async fn schema(store: &Store) -> Vec<Table> {
+    let (tables_sql, columns_sql, unique_sql) = catalog_sql(store.backend());
     let mut tables = Vec::new();
     for name in strings(store, tables_sql, None).await {
-        let rows = sqlx::query(columns_sql)
-            .bind(name.clone())
-            .fetch_all(store.pool())
-            .await
-            .expect("columns");
-        let mut columns = Vec::new();
-        let mut pk = Vec::new();
-        for r in &rows {
-            let col: String = r.try_get(0).unwrap();
-            let ty: String = r.try_get(1).unwrap();
-            let nullable = r.try_get::<i64, _>(2).unwrap() != 0;
-            let pk_pos: i64 = r.try_get(3).unwrap();
-            if pk_pos > 0 {
-                pk.push(col.clone());
-            }
-            columns.push(Column {
-                name: col,
-                int: ty.to_ascii_uppercase().contains("INT"),
-                nullable,
-            });
+        let (columns, pk) = columns(store, columns_sql, &name).await;
+        let mut unique = unique_keys(store, unique_sql, &name).await;
+        if !pk.is_empty() && !unique.contains(&pk) {
+            unique.insert(0, pk);
         }
-        let mut unique: Vec<Vec<String>> = Vec::new();
-        if !pk.is_empty() {
-            unique.push(pk);
-        }
-        let keyed = sqlx::query(unique_sql)
-            .bind(name.clone())
-            .fetch_all(store.pool())
-            .await
-            .expect("unique constraints");
-        let mut current: Option<(String, Vec<String>)> = None;
-        for r in &keyed {
-            let (constraint, col): (String, String) =
-                (r.try_get(0).unwrap(), r.try_get(1).unwrap());
-            match &mut current {
-                Some((c, cols)) if *c == constraint => cols.push(col),
-                _ => {
-                    unique.extend(current.take().map(|(_, cols)| cols));
-                    current = Some((constraint, vec![col]));
-                }
-            }
-        }
-        unique.extend(current.map(|(_, cols)| cols));
-        let mut distinct: Vec<Vec<String>> = Vec::new();
-        for key in unique {
-            if !distinct.contains(&key) {
-                distinct.push(key);
-            }
-        }
-        let unique = distinct;
         tables.push(Table {
             name,
             columns,
@@ -149,6 +111,56 @@ async fn schema(store: &Store) -> Vec<Table> {
         });
     }
     tables
+}
+
+/// A table's columns and its primary key (as `pragma_table_info` gives it).
+async fn columns(store: &Store, sql: &str, table: &str) -> (Vec<Column>, Vec<String>) {
+    let rows = sqlx::query(sql)
+        .bind(table.to_string())
+        .fetch_all(store.pool())
+        .await
+        .expect("columns");
+    let mut columns = Vec::new();
+    let mut pk = Vec::new();
+    for r in &rows {
+        let col: String = r.try_get(0).unwrap();
+        let ty: String = r.try_get(1).unwrap();
+        let nullable = r.try_get::<i64, _>(2).unwrap() != 0;
+        if r.try_get::<i64, _>(3).unwrap() > 0 {
+            pk.push(col.clone());
+        }
+        columns.push(Column {
+            name: col,
+            int: ty.to_ascii_uppercase().contains("INT"),
+            nullable,
+        });
+    }
+    (columns, pk)
+}
+
+/// A table's unique constraints (the primary key among them on
+/// PostgreSQL), each once.
+async fn unique_keys(store: &Store, sql: &str, table: &str) -> Vec<Vec<String>> {
+    let rows = sqlx::query(sql)
+        .bind(table.to_string())
+        .fetch_all(store.pool())
+        .await
+        .expect("unique constraints");
+    let mut keys: Vec<(String, Vec<String>)> = Vec::new();
+    for r in &rows {
+        let (constraint, col): (String, String) = (r.try_get(0).unwrap(), r.try_get(1).unwrap());
+        match keys.last_mut() {
+            Some((c, cols)) if *c == constraint => cols.push(col),
+            _ => keys.push((constraint, vec![col])),
+        }
+    }
+    let mut distinct: Vec<Vec<String>> = Vec::new();
+    for (_, key) in keys {
+        if !distinct.contains(&key) {
+            distinct.push(key);
+        }
+    }
+    distinct
 }
 
 /// `WHERE` selecting the table's last row (by physical row), optionally
