@@ -63,7 +63,7 @@ pub enum Command {
     /// Export the audit trail or the whole journal.
     #[command(subcommand)]
     Export(ExportCommand),
-    /// Recompute the hash chain and every invariant; print the chain head.
+    /// Recompute both hash chains and every invariant; print the chain and seal heads.
     Verify(VerifyArgs),
 }
 
@@ -352,6 +352,10 @@ pub struct VerifyArgs {
     /// Output format: text lines or JSON for scripts.
     #[arg(long, value_enum, default_value = "text")]
     pub format: TextFormat,
+    /// Heads recorded earlier (from `verify`, a trail manifest or a journal
+    /// export): CHAIN or CHAIN:SEAL. Exit 1 unless the ledger's heads are these.
+    #[arg(long, value_name = "CHAIN[:SEAL]")]
+    pub expect_head: Option<String>,
 }
 
 /// For commands whose output is a summary, not a table: text or JSON.

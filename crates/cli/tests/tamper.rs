@@ -75,3 +75,74 @@ fn verify_exits_1_naming_the_row_tampered_with() {
         }
     }
 }
+
+/// The one table the generic tamper test (store/tests/tamper_generic.rs)
+/// exempts, `_sqlx_migrations`, is sqlx's record of applied migrations: no
+/// command prints from it. Changing its columns leaves every reading
+/// command's output byte-identical; removing a row, or marking it failed,
+/// makes every command refuse (exit 1, nothing on stdout) until `init`.
+/// (docs/adr/0003-every-stored-fact-sealed.md)
+#[test]
+fn migrations_table_changes_no_output() {
+    let outputs = |db: &TestDb| -> Vec<(String, String)> {
+        let commands: &[&[&str]] = &[
+            &["reconcile", "--as-of", "2021-06-30", "--format", "csv"],
+            &["reconcile", "--as-of", "2021-09-30", "--format", "json"],
+            &["balance", "--format", "csv"],
+            &["export", "journal"],
+            &["export", "trail"],
+            &["verify"],
+        ];
+        commands
+            .iter()
+            .map(|args| {
+                let run = fl(db, args).ok();
+                (run.stdout, run.stderr)
+            })
+            .collect()
+    };
+    for db in TestDb::all() {
+        gd_ledger(&db);
+        fl(&db, &["close", "--through", "2021-06"]).ok();
+        let before = outputs(&db);
+        let checksum = match db.backend {
+            fundledger_store::Backend::Sqlite => "X'00'",
+            fundledger_store::Backend::Postgres => "'\\x00'::bytea",
+        };
+        let edit = format!(
+            "UPDATE _sqlx_migrations SET description = description || 'x', \
+             installed_on = CURRENT_TIMESTAMP, execution_time = execution_time + 1, \
+             checksum = {checksum}"
+        );
+        tamper(&db, &[&edit]);
+        assert_eq!(outputs(&db), before, "{:?}", db.backend);
+        let (success_false, delete) = (
+            match db.backend {
+                fundledger_store::Backend::Sqlite => "UPDATE _sqlx_migrations SET success = 0 WHERE version = 1",
+                fundledger_store::Backend::Postgres => "UPDATE _sqlx_migrations SET success = false WHERE version = 1",
+            },
+            "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+        );
+        for sql in [success_false, delete] {
+            let copy = TestDb::all()
+                .into_iter()
+                .find(|d| d.backend == db.backend)
+                .expect("same backend");
+            gd_ledger(&copy);
+            tamper(&copy, &[sql]);
+            for args in [
+                &["reconcile", "--as-of", "2021-06-30"][..],
+                &["verify"],
+                &["export", "trail"],
+            ] {
+                let run = fl(&copy, args).expect_code(1);
+                assert!(run.stdout.is_empty(), "{sql}: {args:?}: {}", run.stdout);
+                assert!(
+                    run.stderr.contains("fundledger init"),
+                    "{sql}: {}",
+                    run.stderr
+                );
+            }
+        }
+    }
+}

@@ -20,7 +20,7 @@ pub enum Level {
 }
 
 impl Level {
-    fn parse(text: &str) -> Option<Level> {
+    pub fn parse(text: &str) -> Option<Level> {
         match text.trim() {
             "province" => Some(Level::Province),
             "prefecture" => Some(Level::Prefecture),
@@ -412,6 +412,13 @@ impl Columns {
         let name = field(Some(self.name));
         if name.is_empty() {
             return Err(format!("{code}: empty name"));
+        }
+        // A line break in a name would print as a row of its own in every
+        // report and trail (issue 12); no division name holds one.
+        if name.chars().any(char::is_control) {
+            return Err(format!(
+                "{code}: name {name:?} holds a control character (line break, tab, …)"
+            ));
         }
         let level = match self.level {
             Some(i) => {

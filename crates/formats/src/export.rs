@@ -47,9 +47,16 @@ pub fn write_journal_entry(out: &mut impl Write, e: &JournalEntry) -> io::Result
     writeln!(out)
 }
 
-pub fn write_journal_header(out: &mut impl Write, head_hash: &str) -> io::Result<()> {
+/// The export's first lines: both heads, so the file itself says which
+/// ledger state it is (`fundledger verify --expect-head CHAIN:SEAL`).
+pub fn write_journal_header(
+    out: &mut impl Write,
+    head_hash: &str,
+    seal_head: &str,
+) -> io::Result<()> {
     writeln!(out, "; fundledger journal export (amounts in CNY yuan)")?;
     writeln!(out, "; chain head: {head_hash}")?;
+    writeln!(out, "; seal head: {seal_head}")?;
     writeln!(out)
 }
 

@@ -5,7 +5,7 @@ use crate::write::WriteTx;
 use crate::{Result, Store, StoreError};
 use fundledger_core::catalog::{Project, ProjectCatalog};
 use fundledger_core::divisions::{Division, DivisionTable, Level};
-use fundledger_core::ProjectCode;
+use fundledger_core::{ProjectCode, RegionCode};
 use sqlx::Row;
 
 fn level_text(level: Level) -> &'static str {
@@ -53,41 +53,73 @@ impl Store {
         Ok(catalog)
     }
 
-    /// The built-in division table plus every imported extension.
+    /// The built-in division table plus every imported extension, each
+    /// rebuilt from its columns (no text format in between, so a name may
+    /// hold any character the import accepted, a comma included).
     pub async fn division_table(&self) -> Result<DivisionTable> {
         let mut table = DivisionTable::builtin();
+        let divisions = self.region_extensions().await?;
+        if divisions.is_empty() {
+            return Ok(table);
+        }
+        table
+            .extend(divisions)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(table)
+    }
+
+    /// Every stored region extension, in import order.
+    pub(crate) async fn region_extensions(&self) -> Result<Vec<Division>> {
         let rows = sqlx::query(
             "SELECT code, name, level, parent_code, valid_from, valid_to, successor_codes \
              FROM region_extensions ORDER BY batch_id, code",
         )
         .fetch_all(self.pool())
         .await?;
-        if rows.is_empty() {
-            return Ok(table);
-        }
-        let mut csv =
-            String::from("code,name,level,parent_code,valid_from,valid_to,successor_codes\n");
-        for r in &rows {
-            let parent: Option<String> = r.try_get(3)?;
-            let valid_to: Option<i64> = r.try_get(5)?;
-            csv.push_str(&format!(
-                "{},{},{},{},{},{},{}\n",
-                r.try_get::<String, _>(0)?,
-                r.try_get::<String, _>(1)?,
-                r.try_get::<String, _>(2)?,
-                parent.unwrap_or_default(),
-                r.try_get::<i64, _>(4)?,
-                valid_to.map(|v| v.to_string()).unwrap_or_default(),
-                r.try_get::<String, _>(6)?,
-            ));
-        }
-        let divisions =
-            DivisionTable::parse_csv(&csv).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        table
-            .extend(divisions)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok(table)
+        rows.iter().map(division_from_row).collect()
     }
+}
+
+/// One region_extensions row as a division; text that is not what
+/// `add_regions` writes (canonical codes, a known level, `;`-joined
+/// successors) is corrupt.
+fn division_from_row(r: &sqlx::any::AnyRow) -> Result<Division> {
+    let code_text: String = r.try_get(0)?;
+    let corrupt =
+        |what: String| StoreError::Corrupt(format!("region_extensions {code_text}: {what}"));
+    let code = |text: &str| -> Result<RegionCode> {
+        RegionCode::parse(text)
+            .ok()
+            .filter(|c| c.to_string() == text)
+            .ok_or_else(|| corrupt(format!("`{text}` is not a region code")))
+    };
+    let level_text: String = r.try_get(2)?;
+    let level = Level::parse(&level_text)
+        .filter(|l| level_text == self::level_text(*l))
+        .ok_or_else(|| corrupt(format!("level `{level_text}`")))?;
+    let year = |v: i64| i32::try_from(v).map_err(|_| corrupt(format!("year {v}")));
+    let successors: String = r.try_get(6)?;
+    let division = Division {
+        code: code(&code_text)?,
+        name: r.try_get(1)?,
+        level,
+        parent: r
+            .try_get::<Option<String>, _>(3)?
+            .as_deref()
+            .map(code)
+            .transpose()?,
+        valid_from: year(r.try_get(4)?)?,
+        valid_to: r.try_get::<Option<i64>, _>(5)?.map(year).transpose()?,
+        successors: successors
+            .split(';')
+            .filter(|s| !s.is_empty())
+            .map(code)
+            .collect::<Result<Vec<_>>>()?,
+    };
+    if codes_text(&division.successors) != successors {
+        return Err(corrupt(format!("successor_codes `{successors}`")));
+    }
+    Ok(division)
 }
 
 /// Adds or replaces catalog entries inside the caller's write transaction.

@@ -107,6 +107,25 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// This database through a pool of exactly one connection, so a
+    /// transaction opened on it is the one every later query (verify's
+    /// included) runs in: the tamper tests roll each mutation back.
+    pub async fn single_connection_store(&self) -> crate::Store {
+        let options = <sqlx::any::AnyConnectOptions as std::str::FromStr>::from_str(&self.url)
+            .expect("test database URL");
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .expect("connect test database");
+        crate::Store {
+            pool,
+            backend: self.backend,
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin, name)) = self.pg_admin.take() {

@@ -2,11 +2,16 @@
 
 use crate::ledger::DOMAIN_TABLES;
 use crate::read::JournalEntry;
-use crate::seal::{batch_content, seal_hash, JournalHead};
+use crate::seal::{
+    batch_content, catalog_lines, catalog_summary, seal_hash, split_content, JournalHead,
+    SealFormat, CONTROL_TABLES,
+};
 use crate::write::Val;
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
+use chrono::NaiveDate;
 use fundledger_core::tx::{canonical_bytes, chain_hash, ChainPosition, GENESIS_HASH};
-use fundledger_core::TxKind;
+use fundledger_core::{Transaction, TxKind};
+use sqlx::AnyConnection;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,6 +111,9 @@ impl Checker {
                     batch_id: e.batch_id,
                     recorded_at: e.recorded_at.clone(),
                 };
+                if let Some(what) = non_canonical(e, &tx) {
+                    self.fail(e, format!("journal text is not in canonical form: {what}"));
+                }
                 let computed = chain_hash(&e.prev_hash, &canonical_bytes(&tx, &pos));
                 if computed != e.hash {
                     self.fail(
@@ -193,6 +201,51 @@ impl Checker {
     }
 }
 
+/// What of a stored entry differs from the canonical text its hash was
+/// computed over. The hash sees re-rendered values (a parsed date, a
+/// description with line breaks made spaces, NULL and '' both as empty,
+/// postings in order without their numbers), so two stored texts could hash
+/// the same; only the canonical one is accepted.
+fn non_canonical(e: &JournalEntry, tx: &Transaction) -> Option<String> {
+    let date = tx.date().format("%Y-%m-%d").to_string();
+    if e.tx_date != date {
+        return Some(format!("tx_date `{}` is not `{date}`", e.tx_date));
+    }
+    if e.description != tx.description() {
+        return Some("description holds a tab or line break".into());
+    }
+    if e.fiscal_year.is_some_and(|y| i32::try_from(y).is_err()) {
+        return Some("fiscal_year is out of range".into());
+    }
+    if e.source_line.is_some_and(|l| l < 1) {
+        return Some("source_line is not a line number".into());
+    }
+    let optional = [
+        ("doc_no", &e.doc_no),
+        ("voucher_no", &e.voucher_no),
+        ("region_code", &e.region_code),
+        ("project_code", &e.project_code),
+        ("source_file", &e.source_file),
+        ("details", &e.details),
+    ];
+    if let Some((name, _)) = optional.iter().find(|(_, v)| v.as_deref() == Some("")) {
+        return Some(format!("{name} is '' where fundledger writes NULL"));
+    }
+    for (i, (stored, parsed)) in e.postings.iter().zip(tx.postings()).enumerate() {
+        if stored.seq != i as i64 + 1 {
+            return Some(format!(
+                "postings row seq {} where {} is expected (postings are numbered 1, 2, … in order)",
+                stored.seq,
+                i + 1
+            ));
+        }
+        if stored.account != parsed.account.as_str() {
+            return Some(format!("postings row account `{}`", stored.account));
+        }
+    }
+    None
+}
+
 fn short(h: &str) -> &str {
     &h[..h.len().min(16)]
 }
@@ -240,6 +293,7 @@ impl Store {
             }
         }
         let (batches, seal_head) = self.check_seals(&mut c).await?;
+        self.check_control_text(&mut c).await?;
         Ok(VerifyReport {
             entries,
             postings: c.postings,
@@ -327,7 +381,8 @@ impl Store {
     }
 
     /// Walks the seal chain and rebuilds each batch's sealed content from
-    /// its rows; returns (batches, seal head).
+    /// its rows, then checks the catalog against the last seal; returns
+    /// (batches, seal head).
     async fn check_seals(&self, c: &mut Checker) -> Result<(i64, String)> {
         let mut conn = self.pool().acquire().await?;
         let seals: Vec<(i64, String, String, String)> = sqlx::query_as(
@@ -340,26 +395,39 @@ impl Store {
                 .fetch_all(&mut *conn)
                 .await?;
         let sealed: BTreeSet<i64> = seals.iter().map(|s| s.0).collect();
+        self.check_unsealed(&mut conn, &sealed, c).await?;
         for id in batch_ids.iter().filter(|id| !sealed.contains(id)) {
             c.failures.push(batch_failure(
                 *id,
-                "has no seal: its seal was removed, or the batch was added outside fundledger"
+                "batches row has no seals row: its seal was removed, or the batch was added outside fundledger"
                     .into(),
             ));
         }
         let mut prev = GENESIS_HASH.to_string();
+        let mut catalog = SealedCatalog::default();
         for (batch_id, content, prev_hash, hash) in &seals {
             if *prev_hash != prev {
                 c.failures.push(batch_failure(
                     *batch_id,
-                    "seal chain broken: a seal before it was changed, removed or reordered".into(),
+                    "seals row breaks the seal chain: a seal before it was changed, removed or reordered".into(),
                 ));
             }
             if seal_hash(prev_hash, content) != *hash {
                 c.failures.push(batch_failure(
                     *batch_id,
-                    "seal hash mismatch: the seal itself was edited".into(),
+                    "seals row hash mismatch: the seal itself was edited".into(),
                 ));
+            }
+            let format = SealFormat::of(content);
+            if format == SealFormat::V1 && catalog.batch.is_some() {
+                c.failures.push(batch_failure(
+                    *batch_id,
+                    "seals row is in format 1 after a format-2 seal".into(),
+                ));
+            }
+            let (rows_part, catalog_part) = split_content(content);
+            if format == SealFormat::V2 {
+                catalog.take(*batch_id, &catalog_part, c);
             }
             let head = c
                 .batch_last
@@ -367,39 +435,37 @@ impl Store {
                 .next_back()
                 .map(|(_, h)| h.clone())
                 .unwrap_or_else(|| (0, GENESIS_HASH.to_string()));
-            match batch_content(&mut conn, *batch_id, &head).await? {
+            match batch_content(&mut conn, *batch_id, &head, format).await? {
                 None => c.failures.push(batch_failure(
                     *batch_id,
-                    "batches row was sealed but is missing".into(),
+                    "seals row for a batch whose batches row is missing".into(),
                 )),
-                Some(found) if found != *content => c.failures.push(batch_failure(
+                Some(found) if found != rows_part => c.failures.push(batch_failure(
                     *batch_id,
-                    content_difference(content, &found),
+                    content_difference(rows_part, &found),
                 )),
                 Some(_) => {}
             }
             prev = hash.clone();
         }
+        let now = catalog_lines(&mut conn).await?;
+        catalog.check_current(&now, c);
         Ok((batch_ids.len() as i64, prev))
     }
 
+    /// Every account some entry posts to has exactly one balances row equal
+    /// to the sum of its postings, and no other account has one.
     async fn check_balances(&self, c: &mut Checker) -> Result<()> {
         let stored: BTreeMap<String, i64> =
             sqlx::query_as::<_, (String, i64)>("SELECT account, balance_fen FROM balances")
                 .fetch_all(self.pool())
                 .await?
                 .into_iter()
-                .filter(|(_, b)| *b != 0)
                 .collect();
-        let computed: BTreeMap<String, i64> = c
-            .balances
-            .iter()
-            .filter(|(_, b)| **b != 0)
-            .map(|(a, b)| (a.clone(), *b))
-            .collect();
-        let accounts: BTreeSet<&String> = stored.keys().chain(computed.keys()).collect();
+        let accounts: BTreeSet<&String> = stored.keys().chain(c.balances.keys()).collect();
+        let mut failures = Vec::new();
         for account in accounts {
-            let (in_table, summed) = (stored.get(account), computed.get(account));
+            let (in_table, summed) = (stored.get(account), c.balances.get(account));
             if in_table == summed {
                 continue;
             }
@@ -407,22 +473,166 @@ impl Store {
                 Some((n, id)) => (Some(*n), Some(id.clone())),
                 None => (None, None),
             };
-            let last = if entry_no.is_some() {
-                " (this entry posted to it last)"
-            } else {
-                ""
+            let message = match (in_table, summed) {
+                (Some(b), None) => format!(
+                    "balances row for {account} ({b} fen) but no entry posts to that account"
+                ),
+                (None, Some(s)) => format!(
+                    "balances row for {account} is missing; its postings sum to {s} fen (this entry posted to it last)"
+                ),
+                (b, s) => format!(
+                    "balance of {account} is {} fen in the balances table but its postings sum to {} fen (this entry posted to it last)",
+                    b.copied().unwrap_or(0),
+                    s.copied().unwrap_or(0)
+                ),
             };
-            c.failures.push(VerifyFailure {
+            failures.push(VerifyFailure {
                 entry_no,
                 tx_id,
-                message: format!(
-                    "balance of {account} is {} fen in the balances table but its postings sum to {} fen{last}",
-                    in_table.copied().unwrap_or(0),
-                    summed.copied().unwrap_or(0)
-                ),
+                message,
+            });
+        }
+        c.failures.extend(failures);
+        Ok(())
+    }
+
+    /// Control rows are sealed as stored, so their text must also be what
+    /// fundledger writes: a closing compared as text (`MAX(through_date)`)
+    /// must be `YYYY-MM-DD`; a region extension must read back as a
+    /// division (the built-in table is not needed for that).
+    async fn check_control_text(&self, c: &mut Checker) -> Result<()> {
+        let closings: Vec<(String, i64)> =
+            sqlx::query_as("SELECT through_date, batch_id FROM closings ORDER BY batch_id")
+                .fetch_all(self.pool())
+                .await?;
+        for (date, batch_id) in closings {
+            let canonical = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+                .is_ok_and(|d| d.format("%Y-%m-%d").to_string() == date);
+            if !canonical {
+                c.failures.push(batch_failure(
+                    batch_id,
+                    format!("closings row through_date `{date}` is not YYYY-MM-DD"),
+                ));
+            }
+        }
+        match self.division_table().await {
+            Err(StoreError::Corrupt(m)) if m.starts_with("region_extensions") => {
+                c.failures.push(plain_failure(m))
+            }
+            Err(StoreError::Corrupt(m)) => c
+                .failures
+                .push(plain_failure(format!("region_extensions: {m}"))),
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Control rows, and journal entries, whose batch has no seal: a seal
+    /// lists only its own batch's rows, so a row filed under a batch that
+    /// was never sealed would otherwise be read by no check.
+    async fn check_unsealed(
+        &self,
+        conn: &mut AnyConnection,
+        sealed: &BTreeSet<i64>,
+        c: &mut Checker,
+    ) -> Result<()> {
+        for table in CONTROL_TABLES {
+            let sql = format!(
+                "SELECT DISTINCT batch_id FROM {} ORDER BY batch_id",
+                table.name
+            );
+            let ids: Vec<i64> = sqlx::query_scalar(&sql).fetch_all(&mut *conn).await?;
+            for id in ids.into_iter().filter(|id| !sealed.contains(id)) {
+                c.failures.push(batch_failure(
+                    id,
+                    format!(
+                        "{} row belongs to this batch, which has no seal",
+                        table.name
+                    ),
+                ));
+            }
+        }
+        let unsealed: Vec<(i64, JournalHead)> = c
+            .batch_last
+            .iter()
+            .filter(|(id, _)| !sealed.contains(id))
+            .map(|(id, head)| (*id, head.clone()))
+            .collect();
+        for (id, (entry_no, _)) in unsealed {
+            c.failures.push(VerifyFailure {
+                entry_no: Some(entry_no),
+                tx_id: None,
+                message: format!("journal entry of batch {id}, which has no seal"),
             });
         }
         Ok(())
+    }
+}
+
+/// The project catalog as the seals recorded it: the last summary, and the
+/// last full list of rows (written whenever the catalog changed).
+#[derive(Default)]
+struct SealedCatalog {
+    /// The last format-2 seal's batch and catalog summary.
+    batch: Option<i64>,
+    summary: String,
+    rows: Vec<String>,
+}
+
+impl SealedCatalog {
+    fn take(&mut self, batch_id: i64, part: &[&str], c: &mut Checker) {
+        let Some((summary, rows)) = part.split_first() else {
+            c.failures.push(batch_failure(
+                batch_id,
+                "seals row of format 2 has no project catalog summary".into(),
+            ));
+            return;
+        };
+        if !rows.is_empty() {
+            self.rows = rows.iter().map(|r| r.to_string()).collect();
+            if catalog_summary(&self.rows) != *summary {
+                c.failures.push(batch_failure(
+                    batch_id,
+                    "seals row's project catalog does not match its own summary".into(),
+                ));
+            }
+        }
+        self.batch = Some(batch_id);
+        self.summary = summary.to_string();
+    }
+
+    /// The catalog now must be the one the last seal recorded.
+    fn check_current(&self, now: &[String], c: &mut Checker) {
+        match self.batch {
+            None if now.is_empty() => {}
+            None => c.failures.push(VerifyFailure {
+                entry_no: None,
+                tx_id: None,
+                message: format!(
+                    "projects: {} catalog row(s) but no seal covers the catalog (a ledger written before seal format 2: run `fundledger init`)",
+                    now.len()
+                ),
+            }),
+            Some(batch_id) if catalog_summary(now) != self.summary => {
+                let message = if self.rows.is_empty() && !now.is_empty() {
+                    format!("projects row is not in the sealed catalog: `{}`", now[0])
+                } else {
+                    content_difference(&self.rows.join("\n"), &now.join("\n"))
+                };
+                c.failures.push(batch_failure(batch_id, message));
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// A failure that belongs to no one entry or batch.
+fn plain_failure(message: String) -> VerifyFailure {
+    VerifyFailure {
+        entry_no: None,
+        tx_id: None,
+        message,
     }
 }
 

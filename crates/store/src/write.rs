@@ -181,13 +181,13 @@ impl WriteTx {
             Val::Text(tx.kind().as_str().to_string()),
             Val::Text(tx.description().to_string()),
             Val::OptInt(m.fiscal_year.map(i64::from)),
-            Val::OptText(m.doc_no.clone()),
-            Val::OptText(m.voucher_no.clone()),
-            Val::OptText(m.region_code.clone()),
-            Val::OptText(m.project_code.clone()),
-            Val::OptText(m.source_file.clone()),
+            Val::OptText(canonical_text(&m.doc_no)),
+            Val::OptText(canonical_text(&m.voucher_no)),
+            Val::OptText(canonical_text(&m.region_code)),
+            Val::OptText(canonical_text(&m.project_code)),
+            Val::OptText(canonical_text(&m.source_file)),
             Val::OptInt(m.source_line.map(|l| l as i64)),
-            Val::OptText(m.details.clone()),
+            Val::OptText(canonical_text(&m.details)),
             Val::Int(self.batch_id),
             Val::Text(self.recorded_at.clone()),
             Val::Text(std::mem::replace(&mut self.head_hash, hash.clone())),
@@ -293,6 +293,12 @@ impl Drop for WriteTx {
             self.conn.close_on_drop();
         }
     }
+}
+
+/// NULL is the one stored form of "no value": the chain hash renders NULL
+/// and '' alike, so storing '' would be a second text for the same hash.
+fn canonical_text(v: &Option<String>) -> Option<String> {
+    v.clone().filter(|t| !t.is_empty())
 }
 
 pub const JOURNAL_COLUMNS: &[&str] = &[

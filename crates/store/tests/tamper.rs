@@ -404,3 +404,172 @@ async fn rollover_close_and_region_rows_changed_or_deleted() {
         }
     }
 }
+
+/// Issue 12: `full_ledger`, triggers dropped and foreign keys off, then
+/// `sql(backend)`; verify must fail with a message containing `fragment`.
+async fn check_full_ledger(sql: impl Fn(Backend) -> Vec<String>, fragment: &str) {
+    for db in TestDb::all() {
+        let store = db.store().await;
+        common::full_ledger(&store).await;
+        let clean = store.verify().await.expect("verify before tampering");
+        assert!(clean.ok(), "{:?}: {:?}", db.backend, clean.failures);
+        let mut statements = drop_append_only_triggers_sql(db.backend);
+        statements.push(foreign_keys_off(db.backend).to_string());
+        statements.extend(sql(db.backend));
+        tamper(&store, &statements).await;
+        let report = store.verify().await.expect("verify after tampering");
+        assert!(
+            report
+                .failures
+                .iter()
+                .any(|f| f.to_string().contains(fragment)),
+            "{:?}: {:?}: expected …{fragment}…, got:\n{}",
+            db.backend,
+            sql(db.backend),
+            report
+                .failures
+                .iter()
+                .map(|f| format!("  {f}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        store.close().await;
+    }
+}
+
+fn foreign_keys_off(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "PRAGMA foreign_keys = OFF",
+        Backend::Postgres => "SET session_replication_role = replica",
+    }
+}
+
+fn same_sql<'a>(sql: &'a [&'a str]) -> impl Fn(Backend) -> Vec<String> + 'a {
+    move |_| sql.iter().map(|s| s.to_string()).collect()
+}
+
+/// Issue 12 §2: posting numbers that keep the order still change what is
+/// stored; only 1, 2, … is the canonical numbering.
+#[tokio::test]
+async fn issue12_postings_seq_renumbered() {
+    check_full_ledger(
+        same_sql(&["UPDATE postings SET seq = seq * 10 WHERE entry_no = 13"]),
+        "entry 13 (voucher:GZ21041001): journal text is not in canonical form: postings row seq 10 where 1 is expected",
+    )
+    .await;
+}
+
+/// Issue 12 §3: control rows filed under a batch that has no seal.
+#[tokio::test]
+async fn issue12_control_rows_of_an_unsealed_batch() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "INSERT INTO rollovers VALUES (2023, 1, 999)",
+            "batch 999: rollovers row belongs to this batch, which has no seal",
+        ),
+        (
+            "INSERT INTO closings VALUES ('2021-12-31', 999)",
+            "batch 999: closings row belongs to this batch, which has no seal",
+        ),
+        (
+            "INSERT INTO region_extensions VALUES ('440199', '伪造区', 'county', '440100', 2021, NULL, '', 999)",
+            "batch 999: region_extensions row belongs to this batch, which has no seal",
+        ),
+    ];
+    for (sql, fragment) in cases {
+        check_full_ledger(same_sql(&[sql]), fragment).await;
+    }
+}
+
+/// Issue 12 §4: stored text the hash re-renders (a date without leading
+/// zeros, line breaks in a description, '' for NULL) must be canonical.
+#[tokio::test]
+async fn issue12_non_canonical_journal_text() {
+    check_full_ledger(
+        same_sql(&["UPDATE journal SET tx_date = '2021-3-20' WHERE entry_no = 12"]),
+        "entry 12 (voucher:GZ21032001): journal text is not in canonical form: tx_date `2021-3-20` is not `2021-03-20`",
+    )
+    .await;
+    check_full_ledger(
+        |backend| {
+            let newline = match backend {
+                Backend::Sqlite => "char(10)",
+                Backend::Postgres => "chr(10)",
+            };
+            vec![format!(
+                "UPDATE journal SET description = replace(description, ' ', {newline}) WHERE entry_no = 13"
+            )]
+        },
+        "entry 13 (voucher:GZ21041001): journal text is not in canonical form: description holds a tab or line break",
+    )
+    .await;
+    for column in [
+        "doc_no",
+        "voucher_no",
+        "region_code",
+        "project_code",
+        "source_file",
+        "details",
+    ] {
+        let sql = format!("UPDATE journal SET {column} = '' WHERE entry_no = 1");
+        let fragment = format!(
+            "entry 1 (budget:2021:1): journal text is not in canonical form: {column} is '' where fundledger writes NULL"
+        );
+        check_full_ledger(same_sql(&[&sql]), &fragment).await;
+    }
+}
+
+/// Issue 12 §1: every column of the project catalog, and its rows, are
+/// sealed (the catalog is printed in every report and trail row).
+#[tokio::test]
+async fn issue12_catalog_changed_or_deleted() {
+    let cases: &[&str] = &[
+        "UPDATE projects SET name = '伪造项目' WHERE code = 'JS02'",
+        "UPDATE projects SET aliases = 'x' WHERE code = 'JS02'",
+        "UPDATE projects SET func_code = NULL WHERE func_code IS NOT NULL AND code = (SELECT MAX(code) FROM projects WHERE func_code IS NOT NULL)",
+        "UPDATE projects SET func_code = '' WHERE func_code IS NULL OR func_code IS NOT NULL",
+        "UPDATE projects SET code = 'JS99' WHERE code = 'JS02'",
+        "DELETE FROM projects WHERE code = 'JS02'",
+        "INSERT INTO projects VALUES ('JS98', '伪造项目', '', NULL)",
+    ];
+    for db in TestDb::all() {
+        for sql in cases {
+            let fresh = match db.backend {
+                Backend::Sqlite => TestDb::sqlite(),
+                Backend::Postgres => TestDb::postgres().expect("configured"),
+            };
+            let store = fresh.store().await;
+            common::ledger_with_catalog(&store).await;
+            let clean = store.verify().await.expect("verify before tampering");
+            assert!(clean.ok(), "{:?}: {:?}", db.backend, clean.failures);
+            tamper(&store, &[sql.to_string()]).await;
+            let report = store.verify().await.expect("verify after tampering");
+            assert!(
+                report
+                    .failures
+                    .iter()
+                    .any(|f| f.message.contains("projects row")),
+                "{:?}: `{sql}` not named:\n{:?}",
+                db.backend,
+                report.failures
+            );
+            store.close().await;
+        }
+    }
+}
+
+/// Issue 12 §4 for control rows: sealed as stored, and also required to be
+/// the text fundledger writes (a closing is compared as text).
+#[tokio::test]
+async fn issue12_non_canonical_control_text() {
+    check_full_ledger(
+        same_sql(&["UPDATE closings SET through_date = '2021-3-31'"]),
+        "closings row through_date `2021-3-31` is not YYYY-MM-DD",
+    )
+    .await;
+    check_full_ledger(
+        same_sql(&["UPDATE region_extensions SET level = 'County'"]),
+        "region_extensions 440271: level `County`",
+    )
+    .await;
+}

@@ -7,7 +7,7 @@ use crate::{
 };
 use anyhow::{bail, Result};
 use fundledger_core::{Fen, Unit};
-use fundledger_store::{BudgetOutcome, OpenMode, Store};
+use fundledger_store::{BudgetOutcome, OpenMode, Store, VerifyFailure, VerifyReport};
 use std::collections::BTreeMap;
 
 pub async fn init(db: &str, args: InitArgs) -> Result<Outcome> {
@@ -34,6 +34,14 @@ pub async fn init(db: &str, args: InitArgs) -> Result<Outcome> {
         eprintln!(
             "{shown}: roles fundledger_officer, fundledger_admin, fundledger_auditor \
              are ready; grant them to login roles (docs/guide-admin.md)"
+        );
+    }
+    if let Some(up) = store.upgrade_seals(&now()).await? {
+        eprintln!(
+            "{db}: sealed the project catalog in seal format 2 (batch {}); \
+             the chain head is unchanged, the seal head was {} and is now {}: \
+             give the new heads (`fundledger verify`) to whoever keeps them",
+            up.batch_id, up.previous_head, up.seal_head
         );
     }
     Ok(Outcome::Ok)
@@ -192,8 +200,14 @@ If this database was copied from another, the copy probably lacks its -wal file 
 (copy with `sqlite3 DB \"VACUUM INTO 'copy.db'\"`, see docs/guide-auditor.md)";
 
 pub async fn verify(store: &Store, args: VerifyArgs) -> Result<Outcome> {
-    let report = store.verify().await?;
+    let expected = args.expect_head.as_deref().map(parse_heads).transpose()?;
+    let mut report = store.verify().await?;
     let empty = report.entries == 0;
+    if let Some(expected) = &expected {
+        report
+            .failures
+            .extend(head_failures(store, &report, expected).await?);
+    }
     match args.format {
         TextFormat::Json => {
             let doc = serde_json::json!({
@@ -236,6 +250,72 @@ pub async fn verify(store: &Store, args: VerifyArgs) -> Result<Outcome> {
     }
     eprintln!("verify: ok");
     Ok(Outcome::Ok)
+}
+
+/// Heads an auditor recorded: the chain head, and the seal head if given.
+#[derive(Debug, PartialEq, Eq)]
+struct ExpectedHeads {
+    chain: String,
+    seal: Option<String>,
+}
+
+/// `CHAIN` or `CHAIN:SEAL`, each 64 hex digits (case ignored).
+fn parse_heads(text: &str) -> Result<ExpectedHeads> {
+    let is_head = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
+    let (chain, seal) = match text.split_once(':') {
+        Some((c, s)) => (c, Some(s)),
+        None => (text, None),
+    };
+    if !is_head(chain) || seal.is_some_and(|s| !is_head(s)) {
+        bail!(UsageError(format!(
+            "--expect-head {text}: expected CHAIN or CHAIN:SEAL, each 64 hex digits \
+             (the `chain head` and `seal head` lines of `fundledger verify`)"
+        )));
+    }
+    Ok(ExpectedHeads {
+        chain: chain.to_ascii_lowercase(),
+        seal: seal.map(str::to_ascii_lowercase),
+    })
+}
+
+/// A failure for each head that is not the one expected, saying whether
+/// the expected head is still an earlier link of this ledger (it grew since)
+/// or is nowhere in it (history was rewritten or cut).
+async fn head_failures(
+    store: &Store,
+    report: &VerifyReport,
+    expected: &ExpectedHeads,
+) -> Result<Vec<VerifyFailure>> {
+    let mut failures = Vec::new();
+    let failure = |message: String| VerifyFailure {
+        entry_no: None,
+        tx_id: None,
+        message,
+    };
+    if expected.chain != report.head_hash {
+        let whereabouts = match store.entry_with_hash(&expected.chain).await? {
+            Some(n) => format!(
+                "it is entry {n}'s hash: {} entries were added since",
+                report.entries - n
+            ),
+            None => "no entry of this ledger has it: history was rewritten or cut".to_string(),
+        };
+        failures.push(failure(format!(
+            "chain head is {}, not the expected {} ({whereabouts})",
+            report.head_hash, expected.chain
+        )));
+    }
+    if let Some(seal) = expected.seal.as_ref().filter(|s| **s != report.seal_head) {
+        let whereabouts = match store.batch_with_seal(seal).await? {
+            Some(b) => format!("it is batch {b}'s seal: batches were added since"),
+            None => "no seal of this ledger has it: the seals were rewritten or cut".to_string(),
+        };
+        failures.push(failure(format!(
+            "seal head is {}, not the expected {seal} ({whereabouts})",
+            report.seal_head
+        )));
+    }
+    Ok(failures)
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ async fn journal(
     let mut out = open_output(output.as_deref(), force, db)?;
     let max = store.max_entry_no().await?;
     let head = store.snapshot().await?.head_hash.unwrap_or_default();
-    write_journal_header(&mut out, &head)?;
+    write_journal_header(&mut out, &head, &store.seal_head().await?)?;
     let mut after = 0;
     while after < max {
         let page = store.journal_page(after).await?;
@@ -146,6 +146,7 @@ async fn trail(store: &Store, db: &str, args: TrailArgs) -> Result<Outcome> {
     let mut writer = TrailWriter::new(out, args.bom)?;
     let max = store.max_entry_no().await?;
     let head = store.snapshot().await?.head_hash.unwrap_or_default();
+    let seal_head = store.seal_head().await?;
     let mut after = 0;
     while after < max {
         let page = store.journal_page(after).await?;
@@ -171,6 +172,7 @@ async fn trail(store: &Store, db: &str, args: TrailArgs) -> Result<Outcome> {
         "credit_total": totals.credit.to_string(),
         "sha256": sha256,
         "chain_head": head,
+        "seal_head": seal_head,
         "bom": args.bom,
         "filters": {
             "fiscal_year": args.fiscal_year,

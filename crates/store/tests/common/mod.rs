@@ -307,3 +307,23 @@ pub async fn full_ledger(store: &Store) {
         assert!(!out.already_done, "{year}: {out:?}");
     }
 }
+
+/// `full_ledger` with the shipped project catalog loaded: a row in every
+/// table the schema has.
+pub async fn ledger_with_catalog(store: &Store) {
+    full_ledger(store).await;
+    let text = include_str!("../../../../fixtures/reference/projects.csv");
+    let projects = fundledger_core::catalog::ProjectCatalog::parse_csv(text).expect("catalog");
+    let mut w = WriteTx::begin(
+        store,
+        "projects import",
+        Some(("projects.csv", "0")),
+        RECORDED_AT,
+    )
+    .await
+    .expect("begin");
+    fundledger_store::catalog::upsert_projects(&mut w, &projects)
+        .await
+        .expect("upsert");
+    w.commit().await.expect("commit");
+}
