@@ -109,7 +109,7 @@ impl Store {
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 30000").await?;
                         // FULL: a command that printed "added" survives a
-                        // power cut (docs/adr/0003-durability.md).
+                        // power cut (docs/adr/0004-durability.md).
                         conn.execute("PRAGMA synchronous = FULL").await?;
                     } else {
                         ensure_synchronous_commit(conn).await?;
