@@ -181,11 +181,11 @@ fn workbook(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn xlsx_first_sheet_numbers_dates_and_rejections() {
+fn xlsx_numbers_dates_and_rejections() {
     let dir = tempfile::tempdir().unwrap();
     let path = workbook(dir.path());
     let items: Vec<Result<IndicatorRow, RowError>> =
-        open_indicators(&path, &ctx("book.xlsx", None))
+        open_indicators(&path, &ctx("book.xlsx", Some("四十号")))
             .unwrap()
             .collect();
     let got: Vec<String> = items
@@ -232,6 +232,14 @@ fn xlsx_sheet_by_name_and_missing_sheet() {
         .collect();
     let expected: Vec<IndicatorRow> = rows.iter().map(|r| with_file(r, "book.dat")).collect();
     assert_eq!(again, expected);
+    // Both sheets hold a header: without --sheet, no guess.
+    let err = open_indicators(&path, &ctx("book.xlsx", None))
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "book.xlsx: sheets `四十号`, `四十一号` each hold a recognised header: choose one with --sheet NAME"
+    );
     let err = open_indicators(&path, &ctx("book.xlsx", Some("汇总")))
         .err()
         .unwrap();
