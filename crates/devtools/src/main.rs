@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use fundledger_devtools::{bench, hunan::Model, hunan_files};
+use fundledger_devtools::{bench, hunan::Model, hunan_files, variants};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -19,6 +19,13 @@ struct Cli {
 enum Command {
     /// Write the Hunan 2020 demo (36号, 37号, monthly disbursements, README, expected summary).
     GenHunan {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write the 36号 table in every container and layout (ODS, HTML and
+    /// tab-separated "xls", two-level header, cover sheet) and the files that
+    /// must be refused; then run scripts/gen_xls_fixture.py for the .xls copy.
+    GenVariants {
         #[arg(long)]
         out: PathBuf,
     },
@@ -45,6 +52,10 @@ fn main() -> Result<()> {
                 model.vouchers.len(),
                 model.total_allocated()
             );
+        }
+        Command::GenVariants { out } => {
+            variants::write_all(&Model::build(), &out)?;
+            println!("wrote {}", out.display());
         }
         Command::GenBench {
             vouchers,

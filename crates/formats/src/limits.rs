@@ -16,6 +16,8 @@ pub const MAX_SHEET_CELLS: u64 = 2_000_000;
 pub const MAX_CELL_BYTES: usize = 4 * 1024;
 /// Bytes of one CSV record (one row, with its quoted line breaks).
 pub const MAX_RECORD_BYTES: usize = 256 * 1024;
+/// Characters of a voucher number (a key of the ledger).
+pub const MAX_VOUCHER_NO_CHARS: usize = 64;
 /// Characters of cell text quoted in an error message.
 pub const SHOWN_CHARS: usize = 40;
 
@@ -27,6 +29,33 @@ pub fn shown(text: &str) -> Cow<'_, str> {
         None => Cow::Borrowed(text),
         Some((cut, _)) => Cow::Owned(format!("{}…({} bytes)", &text[..cut], text.len())),
     }
+}
+
+/// A message with every `quoted` cell text longer than `SHOWN_CHARS` cut as
+/// `shown` cuts it: a reader quoting a cell anywhere stays readable.
+pub fn shorten_quoted(message: String) -> String {
+    let parts: Vec<&str> = message.split('`').collect();
+    let long = |(i, p): (usize, &&str)| i % 2 == 1 && p.chars().nth(SHOWN_CHARS).is_some();
+    if parts.len() < 3 || !parts.iter().enumerate().any(long) {
+        return message;
+    }
+    let last_quoted = if parts.len() % 2 == 1 {
+        parts.len()
+    } else {
+        parts.len() - 1
+    };
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if i % 2 == 1 && i < last_quoted {
+                shown(p)
+            } else {
+                Cow::Borrowed(*p)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
 }
 
 /// Spreadsheet column letters of a 0-based column (0 → A, 16383 → XFD).
@@ -52,6 +81,24 @@ mod tests {
         assert_eq!(shown(&long), format!("{}…(1000 bytes)", "9".repeat(40)));
         let cjk = "金".repeat(50);
         assert_eq!(shown(&cjk), format!("{}…(150 bytes)", "金".repeat(40)));
+    }
+
+    #[test]
+    fn quoted_text_in_messages_is_cut() {
+        let long = "9".repeat(100);
+        let message = format!("`{long}` is not an amount; `short` stays");
+        assert_eq!(
+            shorten_quoted(message),
+            format!(
+                "`{}…(100 bytes)` is not an amount; `short` stays",
+                "9".repeat(40)
+            )
+        );
+        assert_eq!(shorten_quoted("no quotes".into()), "no quotes");
+        assert_eq!(
+            shorten_quoted(format!("odd ` {long}")),
+            format!("odd ` {long}")
+        );
     }
 
     #[test]
