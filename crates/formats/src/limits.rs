@@ -35,7 +35,10 @@ pub fn shown(text: &str) -> Cow<'_, str> {
 /// `shown` cuts it: a reader quoting a cell anywhere stays readable.
 pub fn shorten_quoted(message: String) -> String {
     let parts: Vec<&str> = message.split('`').collect();
-    let long = |(i, p): (usize, &&str)| i % 2 == 1 && p.chars().nth(SHOWN_CHARS).is_some();
+    let cut_already = |p: &str| p.ends_with(" bytes)") && p.contains("…(");
+    let long = |(i, p): (usize, &&str)| {
+        i % 2 == 1 && p.chars().nth(SHOWN_CHARS).is_some() && !cut_already(p)
+    };
     if parts.len() < 3 || !parts.iter().enumerate().any(long) {
         return message;
     }
@@ -95,6 +98,8 @@ mod tests {
             )
         );
         assert_eq!(shorten_quoted("no quotes".into()), "no quotes");
+        let once = format!("`{}` bad", shown(&long));
+        assert_eq!(shorten_quoted(once.clone()), once);
         assert_eq!(
             shorten_quoted(format!("odd ` {long}")),
             format!("odd ` {long}")
