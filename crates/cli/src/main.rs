@@ -204,6 +204,11 @@ pub enum ExportCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// The whole ledger in beancount syntax (browse it with fava).
+    Beancount {
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]

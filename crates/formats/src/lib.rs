@@ -7,6 +7,7 @@
 //! such as 合计 rows come last. Nothing here decides what to import: the
 //! caller imports nothing if any item was an error.
 
+pub mod beancount;
 pub mod cells;
 pub mod context;
 pub mod decode;

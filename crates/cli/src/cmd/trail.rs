@@ -15,10 +15,11 @@ pub async fn export(store: &Store, command: ExportCommand) -> Result<Outcome> {
     match command {
         ExportCommand::Journal { output } => journal(store, output).await,
         ExportCommand::Trail(args) => trail(store, args).await,
+        ExportCommand::Beancount { output } => super::beancount::export(store, output).await,
     }
 }
 
-fn open_output(path: Option<&std::path::Path>) -> Result<Box<dyn Write>> {
+pub(super) fn open_output(path: Option<&std::path::Path>) -> Result<Box<dyn Write>> {
     Ok(match path {
         Some(p) => Box::new(BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
@@ -63,7 +64,7 @@ struct TrailFilter {
 /// The year, region and project an account names:
 /// `root[:sub]:YEAR[:PREFECTURE:REGION:PROJECT]`, e.g.
 /// `carryover:in:2021:431100:431181:JS01` or `pool:2021:recovered`.
-fn account_parts(account: &str) -> (Option<i32>, Option<RegionCode>, Option<&str>) {
+pub(super) fn account_parts(account: &str) -> (Option<i32>, Option<RegionCode>, Option<&str>) {
     let parts: Vec<&str> = account.split(':').collect();
     let is_code = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit());
     let Some(at) = parts.iter().position(|s| is_code(s, 4)) else {
