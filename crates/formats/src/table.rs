@@ -682,6 +682,7 @@ pub(crate) fn xlsx_cell(cell: &Data) -> CellValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::EncodingChoice;
 
     fn temp_csv(bytes: &[u8]) -> tempfile::NamedTempFile {
         let mut file = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
@@ -758,5 +759,91 @@ mod tests {
         assert_eq!(count, 60_000);
         // Bounded by the read-ahead buffers, not by the 60,000 lines.
         assert!(most_pending < 6_000, "{most_pending}");
+    }
+
+    fn header_rule_table(bytes: &[u8]) -> Result<Table, RowError> {
+        let file = temp_csv(bytes);
+        let input = open_input(file.path(), "t.csv", EncodingChoice::Auto)?;
+        let is_wide = |t: &[String]| t.iter().any(|c| c == "地区");
+        let keys = |t: &[String]| {
+            t.iter()
+                .enumerate()
+                .filter(|(_, c)| *c == "地区" || *c == "合计")
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let rule = HeaderRule {
+            is_header: &is_wide,
+            key_columns: &keys,
+            expected: "a wide header",
+        };
+        open_input_table(input, &options(), &rule)
+    }
+
+    fn texts(row: &RawRow) -> Vec<String> {
+        row.cells.iter().map(cell_text).collect()
+    }
+
+    #[test]
+    fn stacked_header_rows_become_column_names() {
+        let check = |text: &str, want_header: &[&str], want_first_row: (u64, &str)| {
+            let mut table = header_rule_table(text.as_bytes()).unwrap();
+            assert_eq!(texts(&table.header), want_header, "{text}");
+            let first = table.next().unwrap().unwrap();
+            assert_eq!(
+                (first.line, cell_text(first.cell(1)).as_str()),
+                want_first_row
+            );
+        };
+        // Two rows: a group heading over the projects is not a column.
+        check(
+            "单位：万元\n序号,地区,合计,其中：项目资金,\n,,,计生保险,三结合\n1,长沙市,3.00,1.00,2.00\n",
+            &["序号", "地区", "合计", "计生保险", "三结合"],
+            (4, "长沙市"),
+        );
+        // Three rows.
+        check(
+            "序号,地区,合计,项目资金,\n,,,其中,\n,,,计生保险,三结合\n,合计,3.00,1.00,2.00\n",
+            &["序号", "地区", "合计", "计生保险", "三结合"],
+            (4, "合计"),
+        );
+        // A bare unit under a name is appended to it.
+        check(
+            "序号,地区,合计,计生保险,三结合\n,,,（万元）,（万元）\n,合计,3.00,1.00,2.00\n",
+            &["序号", "地区", "合计", "计生保险(万元)", "三结合(万元)"],
+            (3, "合计"),
+        );
+        // A data row with amounts, or with a region, is never header.
+        check(
+            "序号,地区,合计,计生保险\n,长沙市,,\n",
+            &["序号", "地区", "合计", "计生保险"],
+            (2, "长沙市"),
+        );
+        check(
+            "序号,地区,合计,计生保险\n,,1.00,1.00\n",
+            &["序号", "地区", "合计", "计生保险"],
+            (2, ""),
+        );
+    }
+
+    #[test]
+    fn a_file_rewritten_while_read_is_refused() {
+        let file = temp_csv(b"a,b\n1,2\n");
+        let input = open_input(file.path(), "t.csv", EncodingChoice::Auto).unwrap();
+        // Same file (same inode), other content, after it was hashed.
+        std::fs::write(file.path(), b"a,b\n1,3\n").unwrap();
+        let no_keys = |_: &[String]| Vec::new();
+        let rule = HeaderRule {
+            is_header: &header_is_a,
+            key_columns: &no_keys,
+            expected: "a header",
+        };
+        let table = open_input_table(input, &options(), &rule).unwrap();
+        let items: Vec<_> = table.collect();
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert_eq!(
+            items[1].as_ref().unwrap_err().to_string(),
+            "t.csv: the file changed while it was being read; import it again once it is complete"
+        );
     }
 }
