@@ -70,6 +70,53 @@ fn sheet(dimension: &str, cells: &[(&str, &str)]) -> String {
     xml
 }
 
+/// An Excel 97–2003 workbook stream with number cells at A1 and IV65536:
+/// calamine would build the 65536 × 256 grid between them when opening it.
+fn xls_two_far_cells() -> Vec<u8> {
+    let record = |kind: u16, data: &[u8]| {
+        let mut out = kind.to_le_bytes().to_vec();
+        out.extend((data.len() as u16).to_le_bytes());
+        out.extend(data);
+        out
+    };
+    let number = |row: u16, col: u16| {
+        let mut data = row.to_le_bytes().to_vec();
+        data.extend(col.to_le_bytes());
+        data.extend([0u8; 10]);
+        record(0x0203, &data)
+    };
+    let bof = |kind: u16| {
+        let mut data = 0x0600u16.to_le_bytes().to_vec();
+        data.extend(kind.to_le_bytes());
+        data.extend([0u8; 12]);
+        record(0x0809, &data)
+    };
+    // Globals: BOF, one BOUNDSHEET pointing at the sheet's BOF, EOF.
+    let boundsheet = |at: u32| {
+        let mut data = at.to_le_bytes().to_vec();
+        data.extend([0, 0, 1, 0, b'S']);
+        record(0x0085, &data)
+    };
+    let globals_len = bof(5).len() + boundsheet(0).len() + 4;
+    let stream = [
+        bof(5),
+        boundsheet(globals_len as u32),
+        record(0x000A, &[]),
+        bof(0x10),
+        number(0, 0),
+        number(65535, 255),
+        record(0x000A, &[]),
+    ]
+    .concat();
+    let mut file = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
+    file.create_stream("/Workbook")
+        .unwrap()
+        .write_all(&stream)
+        .unwrap();
+    file.flush().unwrap();
+    file.into_inner().into_inner()
+}
+
 const DISB_HEADER: &str = "voucher_no,paid_on,region_code,project_code,amount_yuan\n";
 
 /// Streams `parts` (text, repeat count) into a file without holding it.
@@ -111,6 +158,8 @@ fn hostile_inputs_fail_cleanly_within_the_memory_ceiling() {
     )
     .unwrap();
     assert!(std::fs::metadata(&far).unwrap().len() < 5 * 1024);
+    let xls = dir.path().join("far.xls");
+    std::fs::write(&xls, xls_two_far_cells()).unwrap();
     let mb = 1024 * 1024;
     let cases: Vec<(&str, String, i32, &str)> = vec![
         (
@@ -124,6 +173,12 @@ fn hostile_inputs_fail_cleanly_within_the_memory_ceiling() {
             wide.display().to_string(),
             1,
             "sheet `S`: cell XFD2000 is beyond the limit of 1000 columns",
+        ),
+        (
+            "indicators",
+            xls.display().to_string(),
+            1,
+            "a sheet spans A1:IV65536 (65536 rows × 256 columns), more than the limit",
         ),
         (
             "disbursements",

@@ -19,6 +19,7 @@ pub mod html;
 pub mod input;
 pub mod limits;
 pub mod long;
+pub mod prescan;
 pub mod report;
 pub mod sheets;
 pub mod table;

@@ -32,14 +32,20 @@ impl Book {
             Container::Xlsb => Book::Other(Box::new(Sheets::Xlsb(
                 calamine::Xlsb::new(cursor).map_err(|e| not_readable(&e))?,
             ))),
-            Container::Ods => Book::Other(Box::new(Sheets::Ods(
-                calamine::Ods::new(cursor).map_err(|e| not_readable(&e))?,
-            ))),
-            Container::Xls => Book::Other(Box::new(Sheets::Xls(
+            Container::Ods => {
+                crate::prescan::check_ods(cursor.get_ref())?;
+                Book::Other(Box::new(Sheets::Ods(
+                    calamine::Ods::new(cursor).map_err(|e| not_readable(&e))?,
+                )))
+            }
+            Container::Xls => {
+                crate::prescan::check_xls(cursor.get_ref())?;
+                Book::Other(Box::new(Sheets::Xls(
                 calamine::Xls::new(cursor).map_err(|e| {
                     format!("this is an OLE2 compound file (the Excel 97–2003 / WPS container) without a readable workbook: {e}")
                 })?,
-            ))),
+                )))
+            }
             Container::Html => {
                 let text = crate::html::decode(cursor.into_inner())?;
                 Book::Html(crate::html::tables(&text)?)
