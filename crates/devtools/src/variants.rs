@@ -273,6 +273,7 @@ pub fn all_files(model: &Model) -> Result<Vec<(String, Vec<u8>)>> {
             zip_of(&[("说明.txt", "这是一个压缩包，不是表格。\n")])?,
         ),
         ("bad_html_without_table.xls".into(), html_without_table()),
+        ("README.md".into(), README.as_bytes().to_vec()),
         (
             "bad_two_sheets.xlsx".into(),
             xlsx_of(
@@ -282,6 +283,34 @@ pub fn all_files(model: &Model) -> Result<Vec<(String, Vec<u8>)>> {
         ),
     ])
 }
+
+const README: &str = "# 36号 and 37号 in every container and layout (generated — do not edit by hand)
+
+The Hunan 2020 demo's 湘财社指〔2020〕36号 attachment table (`../hunan-2020/36_wide_wan.xlsx`)
+and 37号 long list (`../hunan-2020/37_long.csv`), as bureaus and web systems also send
+them. Each `36_*` file imports to exactly the same ledger as `36_wide_wan.xlsx`, and
+`37_long_two_level.csv` as `37_long.csv` (`crates/cli/tests/inputs.rs`); each `bad_*`
+file is refused with a message saying what it is. See docs/formats.md §1.
+
+```
+cargo run -p fundledger-devtools -- gen-variants --out fixtures/hunan-2020-variants
+python3 scripts/gen_xls_fixture.py fixtures/hunan-2020-variants   # 36_wide_wan.xls, needs xlwt
+```
+
+| file | what it is |
+|---|---|
+| `36_wide_wan.xls` | Excel 97–2003 (BIFF8, OLE2), amounts as number cells; written by xlwt from `36_tab_separated.xls` |
+| `36_wide_wan.ods` | OpenDocument spreadsheet, amounts as float cells |
+| `36_html_table.xls` | a web system's \"xls\": an HTML page, title rows spanning the table, the header over two rows with rowspan/colspan |
+| `36_tab_separated.xls` | another web \"xls\": tab-separated GB18030 text with CRLF |
+| `36_two_level_header.xlsx` | 序号/地区/合计 merged over two rows, the projects under a merged `其中：项目资金` |
+| `36_cover_sheet.xlsx` | a cover sheet first, the table on the second sheet (found without `--sheet`) |
+| `37_long_two_level.csv` | 37号 with `项目` above `项目编码` and `项目名称` |
+| `bad_pdf_renamed.xls` | a PDF named .xls |
+| `bad_zip_not_workbook.xlsx` | a ZIP archive holding a text file |
+| `bad_html_without_table.xls` | a web system's session-expired page |
+| `bad_two_sheets.xlsx` | two sheets that both hold the table (refused without `--sheet`) |
+";
 
 /// A minimal one-page PDF (what a scanned or printed notice is).
 fn pdf_bytes() -> Vec<u8> {
