@@ -63,6 +63,33 @@ impl std::fmt::Display for RecordTooLong {
 
 impl std::error::Error for RecordTooLong {}
 
+/// CSV quoting as the csv crate reads it, so the record-length guard
+/// resets at the same line ends: `"` opens a quoted field only at a field's
+/// start (`5"` inside a field is a literal), and `""` inside quotes is an
+/// escaped quote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum QuoteState {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// A `"` inside a quoted field: it closed the field, or a second `"` follows.
+    QuoteInQuoted,
+}
+
+impl QuoteState {
+    /// The state after byte `b` (a line end outside quotes is handled by the caller).
+    fn after(self, b: u8) -> QuoteState {
+        match (self, b) {
+            (QuoteState::FieldStart, b'"') => QuoteState::Quoted,
+            (QuoteState::Quoted, b'"') => QuoteState::QuoteInQuoted,
+            (QuoteState::Quoted, _) => QuoteState::Quoted,
+            (QuoteState::QuoteInQuoted, b'"') => QuoteState::Quoted,
+            (_, b',') => QuoteState::FieldStart,
+            _ => QuoteState::Unquoted,
+        }
+    }
+}
+
 /// A run of consecutive newlines: `count` of them, the first at `first`,
 /// each `stride` bytes after the previous (1 for `\n\n`, 2 for `\r\n\r\n`).
 #[derive(Clone, Copy, Debug)]
@@ -98,7 +125,8 @@ pub struct LineCounter<R> {
     last_byte_cr: bool,
     /// Whether `"` quotes (CSV) or is plain text (tab-separated).
     quoting: bool,
-    in_quotes: bool,
+    /// Where in a record the last byte left us, as the csv crate reads it.
+    quote_state: QuoteState,
     record_bytes: usize,
     newlines_seen: u64,
     record_first_line: u64,
@@ -113,7 +141,7 @@ impl<R: Read> LineCounter<R> {
             lines_before: 0,
             last_byte_cr: false,
             quoting,
-            in_quotes: false,
+            quote_state: QuoteState::FieldStart,
             record_bytes: 0,
             newlines_seen: 0,
             record_first_line: 1,
@@ -172,19 +200,19 @@ impl<R: Read> Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         for (i, &b) in buf[..n].iter().enumerate() {
+            let in_quotes = self.quoting && self.quote_state == QuoteState::Quoted;
             if b == b'\n' {
                 self.note_newline(self.offset + i as u64);
                 self.newlines_seen += 1;
-                if !self.in_quotes {
+                if !in_quotes {
+                    self.quote_state = QuoteState::FieldStart;
                     self.record_bytes = 0;
                     self.record_first_line = self.newlines_seen + 1;
                     self.last_byte_cr = false;
                     continue;
                 }
             }
-            if b == b'"' && self.quoting {
-                self.in_quotes = !self.in_quotes;
-            }
+            self.quote_state = self.quote_state.after(b);
             self.record_bytes += 1;
             if self.record_bytes > MAX_RECORD_BYTES {
                 let err = RecordTooLong {
@@ -782,6 +810,26 @@ mod tests {
 
     fn texts(row: &RawRow) -> Vec<String> {
         row.cells.iter().map(cell_text).collect()
+    }
+
+    #[test]
+    fn quote_state_follows_the_csv_crate() {
+        let end_state = |text: &str| {
+            text.bytes()
+                .fold(QuoteState::FieldStart, |state, b| state.after(b))
+        };
+        // A stray inch mark inside a field is a literal, not an open quote.
+        assert_eq!(end_state("a,5\" screen"), QuoteState::Unquoted);
+        assert_eq!(end_state("a,\"x,\"\"y"), QuoteState::Quoted);
+        assert_eq!(end_state("a,\"x\"\"y\""), QuoteState::QuoteInQuoted);
+        assert_eq!(end_state("\"x\","), QuoteState::FieldStart);
+        // So a file full of such fields is never taken for one long record.
+        let mut text = String::from("a,b\n");
+        for i in 0..20_000 {
+            text.push_str(&format!("{i},5\" screen with a long description\n"));
+        }
+        let (_, _, rows) = lines_of(text.as_bytes());
+        assert_eq!(rows.len(), 20_000);
     }
 
     #[test]
