@@ -4,14 +4,25 @@
 //! the first cell, the others empty), and a row's number is its position in
 //! its table.
 
+use crate::context::EncodingChoice;
+use crate::decode::{decode_error_of, detect_encoding, DecodingReader};
 use crate::limits::{MAX_CELL_BYTES, MAX_COLUMNS};
 use crate::table::{CellValue, RawRow};
 use scraper::{ElementRef, Html, Selector};
+use std::io::Read;
 
-/// The page's text: UTF-8 (with or without BOM) if it is valid UTF-8, else
-/// GB18030, decoded strictly as CSV files are.
-pub fn decode(bytes: Vec<u8>) -> Result<String, String> {
-    crate::decode::decode_reference_text(&bytes).map_err(|e| e.to_string())
+/// The page's text, decoded strictly as CSV files are: `--encoding`, or
+/// UTF-8 (with or without BOM) if it is valid UTF-8, else GB18030.
+pub fn decode(bytes: Vec<u8>, choice: EncodingChoice) -> Result<String, String> {
+    let encoding = detect_encoding(choice, bytes.as_slice()).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    DecodingReader::new(bytes.as_slice(), encoding)
+        .read_to_string(&mut text)
+        .map_err(|e| match decode_error_of(&e) {
+            Some(d) => d.to_string(),
+            None => e.to_string(),
+        })?;
+    Ok(text)
 }
 
 /// The page's tables (outermost first, in document order).

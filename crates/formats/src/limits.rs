@@ -6,6 +6,8 @@ use std::borrow::Cow;
 
 /// A workbook (xlsx/xls/ods) or HTML file is held in memory while it is read.
 pub const MAX_WORKBOOK_BYTES: u64 = 32 * 1024 * 1024;
+/// Unpacked bytes of an xlsx part that is read whole (shared strings, styles).
+pub const MAX_UNPACKED_PART_BYTES: u64 = 48 * 1024 * 1024;
 /// Columns in one row (a sheet's last used column, or fields of a CSV record).
 pub const MAX_COLUMNS: usize = 1_000;
 /// Rows of a sheet (its last used row number).

@@ -1,8 +1,12 @@
 //! Workbooks (xlsx, xlsb, xls, ods) and HTML tables as named sheets of rows,
 //! loaded one sheet at a time within the limits of `crate::limits`.
 
+use crate::context::EncodingChoice;
 use crate::input::Container;
-use crate::limits::{column_letters, MAX_CELL_BYTES, MAX_COLUMNS, MAX_SHEET_CELLS, MAX_SHEET_ROWS};
+use crate::limits::{
+    column_letters, MAX_CELL_BYTES, MAX_COLUMNS, MAX_SHEET_CELLS, MAX_SHEET_ROWS,
+    MAX_UNPACKED_PART_BYTES,
+};
 use crate::table::{xlsx_cell, CellValue, RawRow};
 use calamine::{Data, Range, Reader, Sheets, Xlsx};
 use std::io::Cursor;
@@ -20,15 +24,22 @@ pub enum Book {
 }
 
 impl Book {
-    pub fn open(container: Container, bytes: Vec<u8>) -> Result<Book, String> {
+    pub fn open(
+        container: Container,
+        bytes: Vec<u8>,
+        encoding: EncodingChoice,
+    ) -> Result<Book, String> {
         let cursor = Cursor::new(bytes);
         let not_readable = |e: &dyn std::fmt::Display| {
             format!("{} that cannot be read: {e}", container.describe())
         };
         Ok(match container {
-            Container::Xlsx => Book::Xlsx(Box::new(
-                Xlsx::new(cursor).map_err(|e| format!("not a readable XLSX workbook: {e}"))?,
-            )),
+            Container::Xlsx => {
+                check_zip_sizes(cursor.get_ref())?;
+                Book::Xlsx(Box::new(
+                    Xlsx::new(cursor).map_err(|e| format!("not a readable XLSX workbook: {e}"))?,
+                ))
+            }
             Container::Xlsb => Book::Other(Box::new(Sheets::Xlsb(
                 calamine::Xlsb::new(cursor).map_err(|e| not_readable(&e))?,
             ))),
@@ -47,7 +58,7 @@ impl Book {
                 )))
             }
             Container::Html => {
-                let text = crate::html::decode(cursor.into_inner())?;
+                let text = crate::html::decode(cursor.into_inner(), encoding)?;
                 Book::Html(crate::html::tables(&text)?)
             }
             Container::Csv | Container::Tsv => unreachable!("text tables are streamed"),
@@ -78,6 +89,30 @@ impl Book {
             }
         }
     }
+}
+
+/// calamine reads an xlsx's shared strings and styles whole when it opens
+/// the workbook: refuse a part that states it unpacks beyond
+/// `MAX_UNPACKED_PART_BYTES` (a "zip bomb") before it is unpacked. Sheets
+/// are streamed and checked cell by cell instead.
+fn check_zip_sizes(bytes: &[u8]) -> Result<(), String> {
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("damaged ZIP: {e}"))?;
+    for i in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(i)
+            .map_err(|e| format!("damaged ZIP: {e}"))?;
+        let is_sheet = entry.name().starts_with("xl/worksheets/");
+        if !is_sheet && entry.size() > MAX_UNPACKED_PART_BYTES {
+            return Err(format!(
+                "part `{}` unpacks to {} MB, more than the limit of {} MB",
+                entry.name(),
+                entry.size() >> 20,
+                MAX_UNPACKED_PART_BYTES >> 20
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a cell beyond the limits, by its spreadsheet address.
@@ -203,6 +238,30 @@ mod tests {
                     cells: vec![t("c"), t("b")]
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn an_xlsx_part_that_unpacks_too_far_is_refused_before_calamine() {
+        use std::io::Write;
+        let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        out.start_file("xl/workbook.xml", opts).unwrap();
+        out.write_all(b"<workbook/>").unwrap();
+        out.start_file("xl/sharedStrings.xml", opts).unwrap();
+        let zeros = vec![b' '; 1024 * 1024];
+        for _ in 0..49 {
+            out.write_all(&zeros).unwrap();
+        }
+        let bytes = out.finish().unwrap().into_inner();
+        assert!(bytes.len() < 1024 * 1024, "{}", bytes.len());
+        let err = Book::open(Container::Xlsx, bytes, EncodingChoice::Auto)
+            .err()
+            .unwrap();
+        assert_eq!(
+            err,
+            "part `xl/sharedStrings.xml` unpacks to 49 MB, more than the limit of 48 MB"
         );
     }
 

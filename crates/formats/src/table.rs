@@ -331,7 +331,7 @@ pub fn open_input_table(
             find_header(rows, &file, rule)?.map_err(|_| no_header(&file, rule))
         }
         Body::Bytes(bytes) => {
-            let book = crate::sheets::Book::open(container, bytes)
+            let book = crate::sheets::Book::open(container, bytes, options.encoding)
                 .map_err(|m| RowError::file(&file, m))?;
             choose_sheet(book, options, rule)
         }
