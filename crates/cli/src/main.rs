@@ -99,7 +99,7 @@ pub struct ImportOptions {
     /// Text encoding of CSV files: detected (UTF-8, UTF-8 with BOM, GB18030) or forced.
     #[arg(long, value_enum, default_value = "auto")]
     pub encoding: EncodingArg,
-    /// XLSX sheet to read (default: the first).
+    /// Workbook sheet to read (default: the one with a recognised header).
     #[arg(long)]
     pub sheet: Option<String>,
     /// Document number of a wide table whose preamble lacks it, e.g. 湘财社指〔2020〕36号.
@@ -123,7 +123,7 @@ pub struct ImportOptions {
 pub enum ImportCommand {
     /// Indicator documents, long or wide form (auto-detected).
     Indicators {
-        /// CSV or XLSX files, imported together in one transaction.
+        /// Table files (CSV, XLSX, XLS, ODS, HTML "xls"), imported together in one transaction.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         #[command(flatten)]
@@ -131,7 +131,7 @@ pub enum ImportCommand {
     },
     /// Disbursement (拨付) files.
     Disbursements {
-        /// CSV or XLSX files, imported together in one transaction.
+        /// Table files (CSV, XLSX, XLS, ODS, HTML "xls"), imported together in one transaction.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         #[command(flatten)]
