@@ -34,6 +34,8 @@ screenshots:
 # Regenerate the Hunan demo fixtures (deterministic; a test fails when they are stale).
 fixtures:
     cargo run -p fundledger-devtools -- gen-hunan --out fixtures/hunan-2020
+    cargo run -p fundledger-devtools -- gen-variants --out fixtures/hunan-2020-variants
+    python3 scripts/gen_xls_fixture.py fixtures/hunan-2020-variants
 
 # Walk the user guides literally and compare their quoted outputs with a real run.
 docs-check:

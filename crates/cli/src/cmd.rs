@@ -2,6 +2,7 @@
 //! database transaction where it writes, and prints to stdout (reports) or
 //! stderr (progress, summaries of what was written).
 
+pub mod beancount;
 pub mod imports;
 pub mod ledger;
 pub mod report;

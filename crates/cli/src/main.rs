@@ -132,7 +132,7 @@ pub struct CommonImportOptions {
     /// Text encoding of CSV files: detected (UTF-8, UTF-8 with BOM, GB18030) or forced.
     #[arg(long, value_enum, default_value = "auto")]
     pub encoding: EncodingArg,
-    /// XLSX sheet to read (default: the first).
+    /// Workbook sheet to read (default: the one with a recognised header).
     #[arg(long)]
     pub sheet: Option<String>,
     /// Check everything, including against the ledger, and report; write nothing.
@@ -217,7 +217,7 @@ impl DisbursementOptions {
 pub enum ImportCommand {
     /// Indicator documents, long or wide form (auto-detected).
     Indicators {
-        /// CSV or XLSX files, imported together in one transaction.
+        /// Table files (CSV, XLSX, XLS, ODS, HTML "xls"), imported together in one transaction.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         #[command(flatten)]
@@ -225,7 +225,7 @@ pub enum ImportCommand {
     },
     /// Disbursement (拨付) files.
     Disbursements {
-        /// CSV or XLSX files, imported together in one transaction.
+        /// Table files (CSV, XLSX, XLS, ODS, HTML "xls"), imported together in one transaction.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         #[command(flatten)]
@@ -309,6 +309,15 @@ pub enum ExportCommand {
     Trail(TrailArgs),
     /// The whole ledger as an hledger journal.
     Journal {
+        /// Write to this file instead of stdout (refused if it exists, unless --force).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Replace an existing --output file.
+        #[arg(long, requires = "output")]
+        force: bool,
+    },
+    /// The whole ledger in beancount syntax (browse it with fava).
+    Beancount {
         /// Write to this file instead of stdout (refused if it exists, unless --force).
         #[arg(long)]
         output: Option<PathBuf>,

@@ -9,3 +9,4 @@ pub mod readme;
 pub mod reference;
 pub mod summary;
 pub mod text;
+pub mod variants;

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use fundledger_devtools::{bench, hunan::Model, hunan_files};
+use fundledger_devtools::{bench, hunan::Model, hunan_files, variants};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -18,12 +18,22 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Write the Hunan 2020 demo (36号, 37号, monthly disbursements, README, expected summary).
-    GenHunan {
+    #[command(name = "gen-hunan")]
+    Hunan {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write the 36号 table in every container and layout (ODS, HTML and
+    /// tab-separated "xls", two-level header, cover sheet) and the files that
+    /// must be refused; then run scripts/gen_xls_fixture.py for the .xls copy.
+    #[command(name = "gen-variants")]
+    Variants {
         #[arg(long)]
         out: PathBuf,
     },
     /// Write benchmark files: M indicator lines, N vouchers and the pool they need.
-    GenBench {
+    #[command(name = "gen-bench")]
+    Bench {
         #[arg(long)]
         vouchers: u64,
         #[arg(long)]
@@ -35,7 +45,7 @@ enum Command {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::GenHunan { out } => {
+        Command::Hunan { out } => {
             let model = Model::build();
             hunan_files::write_all(&model, &out)?;
             println!(
@@ -46,7 +56,11 @@ fn main() -> Result<()> {
                 model.total_allocated()
             );
         }
-        Command::GenBench {
+        Command::Variants { out } => {
+            variants::write_all(&Model::build(), &out)?;
+            println!("wrote {}", out.display());
+        }
+        Command::Bench {
             vouchers,
             lines,
             out,

@@ -12,6 +12,7 @@
 //! Trailing zeros beyond the unit's precision are fine (`1.000` yuan = 100 fen);
 //! anything that is not whole fen is refused, never rounded.
 
+use crate::limits::shown;
 use crate::table::CellValue;
 use chrono::{Datelike, NaiveDate};
 use fundledger_core::{Fen, Unit};
@@ -105,7 +106,8 @@ pub fn parse_amount_text(text: &str, unit: Unit) -> Result<Fen, String> {
     let t = text.trim();
     let bad = || {
         format!(
-            "`{t}` is not an amount (expected digits with optional `,` thousands separators and `.` decimals, e.g. 1,234.50 or (1,234.50))"
+            "`{}` is not an amount (expected digits with optional `,` thousands separators and `.` decimals, e.g. 1,234.50 or (1,234.50))",
+            shown(t)
         )
     };
     if t.is_empty() {
@@ -133,7 +135,7 @@ pub fn parse_amount_text(text: &str, unit: Unit) -> Result<Fen, String> {
     }
     let total_digits = digits.len() + frac_part.map_or(0, str::len);
     if total_digits > 26 {
-        return Err(format!("amount `{t}` is too large"));
+        return Err(format!("amount `{}` is too large", shown(t)));
     }
     let plain = match frac_part {
         Some(frac) => format!("{digits}.{frac}"),
@@ -214,7 +216,7 @@ pub fn parse_amount_cell(cell: &CellValue, unit: Unit) -> Result<Option<Fen>, St
 pub fn parse_date_text(text: &str) -> Result<NaiveDate, String> {
     let t = text.trim();
     let bad = || {
-        format!("`{t}` is not a date (expected 2020-03-15, 2020/3/15, 2020.3.15, 20200315 or 2020年3月15日)")
+        format!("`{}` is not a date (expected 2020-03-15, 2020/3/15, 2020.3.15, 20200315 or 2020年3月15日)", shown(t))
     };
     let parts: Vec<&str> = if t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) {
         vec![&t[..4], &t[4..6], &t[6..]]
@@ -288,7 +290,8 @@ pub fn parse_year_cell(cell: &CellValue) -> Result<Option<i32>, String> {
         digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
     if !ok {
         return Err(format!(
-            "`{text}` is not a fiscal year (expected four digits, e.g. 2021)"
+            "`{}` is not a fiscal year (expected four digits, e.g. 2021)",
+            shown(&text)
         ));
     }
     let year: i32 = digits

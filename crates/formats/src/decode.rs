@@ -86,6 +86,11 @@ impl<R: Read> DecodingReader<R> {
         }
     }
 
+    /// The reader being decoded.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
     fn fill_input(&mut self) -> io::Result<()> {
         if self.input_start < self.input_end || self.input_eof {
             return Ok(());

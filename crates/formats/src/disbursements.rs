@@ -11,6 +11,7 @@ use crate::error::RowError;
 use crate::header::{
     is_subtotal_row, is_total_row, map_header, resolve_unit, HeaderMap, RowFields, DISBURSEMENT,
 };
+use crate::limits::MAX_VOUCHER_NO_CHARS;
 use crate::long::{region, Totals};
 use crate::table::{RawRow, Table};
 use chrono::Datelike;
@@ -160,6 +161,7 @@ fn parse_row(
     totals: &mut Totals,
 ) -> Option<Voucher> {
     let voucher_no = fields.required_text("voucher_no");
+    check_voucher_no_length(fields, "voucher_no", voucher_no.as_deref());
     let paid_on = fields.date("paid_on", true);
     let region = region(fields, ctx, paid_on);
     let project = project(fields, ctx);
@@ -167,6 +169,7 @@ fn parse_row(
     let fiscal_year = fields.fiscal_year();
     let amount = fields.amount(unit);
     let original = fields.text("original_voucher_no");
+    check_voucher_no_length(fields, "original_voucher_no", original.as_deref());
     let payee = fields.text("payee");
     let memo = fields.text("memo");
     check_refund(fields, amount, original.as_deref(), voucher_no.as_deref());
@@ -191,6 +194,18 @@ fn parse_row(
             line: fields.row.line,
         },
     })
+}
+
+/// A voucher number is a short code that keys the ledger; a long one is a
+/// wrong column or a hostile file, never stored.
+fn check_voucher_no_length(fields: &mut RowFields<'_>, canonical: &str, text: Option<&str>) {
+    if let Some(text) = text.filter(|t| t.chars().count() > MAX_VOUCHER_NO_CHARS) {
+        let message = format!(
+            "`{}` is not a voucher number: more than {MAX_VOUCHER_NO_CHARS} characters",
+            crate::limits::shown(text)
+        );
+        fields.error(canonical, message);
+    }
 }
 
 /// The project by code or name; it must be in the catalog.

@@ -24,7 +24,7 @@ impl RowError {
             file: file.to_string(),
             line,
             column: column.map(str::to_string),
-            message: message.into(),
+            message: crate::limits::shorten_quoted(message.into()),
         }
     }
 

@@ -152,6 +152,19 @@ impl Layout {
         })
     }
 
+    /// Positions of the header cells that name any of `canonicals`.
+    pub fn positions(&self, normalised: &[String], canonicals: &[&str]) -> Vec<usize> {
+        normalised
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| {
+                self.match_header(t)
+                    .is_some_and(|(s, _)| canonicals.contains(&s.canonical))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     /// The accepted names of a column, for messages.
     pub fn expected_names(&self, canonical: &str) -> String {
         let spec = self.spec(canonical);

@@ -7,6 +7,7 @@
 //! such as 合计 rows come last. Nothing here decides what to import: the
 //! caller imports nothing if any item was an error.
 
+pub mod beancount;
 pub mod cells;
 pub mod context;
 pub mod csv_guard;
@@ -15,17 +16,23 @@ pub mod disbursements;
 pub mod error;
 pub mod export;
 pub mod header;
+pub mod html;
+pub mod input;
 pub mod labels;
+pub mod limits;
 pub mod long;
+pub mod prescan;
 pub mod report;
 pub mod report_html;
 pub mod report_xlsx;
+pub mod sheets;
 pub mod table;
 pub mod wide;
 
 pub use context::{EncodingChoice, ImportContext, ReadOptions};
 pub use disbursements::{DisbursementReader, DisbursementSummary};
 pub use error::RowError;
+pub use input::{open_input, Container, Input};
 pub use long::{IndicatorLayout, IndicatorSummary, LongReader};
 pub use table::{CellValue, RawRow};
 
@@ -83,13 +90,35 @@ fn is_indicator_header(normalised: &[String]) -> bool {
         || header::LONG.known_count(normalised) >= 3
 }
 
-/// Open an indicator file. Long form when the header has a doc_no (指标文号)
+/// Columns a second header row of an indicator file leaves blank.
+fn indicator_key_columns(normalised: &[String]) -> Vec<usize> {
+    if wide::looks_wide(normalised) {
+        wide::key_columns(normalised)
+    } else {
+        header::LONG.positions(normalised, &["doc_no", "doc_date", "region_code"])
+    }
+}
+
+/// Open and read an indicator file, see [`read_indicators`].
+pub fn open_indicators(path: &Path, ctx: &ImportContext) -> Result<IndicatorReader, RowError> {
+    let options = &ctx.options;
+    read_indicators(
+        open_input(path, &options.file_label, options.encoding)?,
+        ctx,
+    )
+}
+
+/// Read an indicator file. Long form when the header has a doc_no (指标文号)
 /// column; wide when `wide::looks_wide`; otherwise long (and its missing
 /// columns are reported). Errors that concern the whole file (cannot open, no
 /// header) are returned here; header problems come out as the iterator's items.
-pub fn open_indicators(path: &Path, ctx: &ImportContext) -> Result<IndicatorReader, RowError> {
-    let expected = "a long-form header with 指标文号/doc_no, 下达日期, 区划代码, 金额 … or a wide header 序号, 地区, 合计, <projects…>";
-    let table = table::open_table(path, &ctx.options, &is_indicator_header, expected)?;
+pub fn read_indicators(input: Input, ctx: &ImportContext) -> Result<IndicatorReader, RowError> {
+    let rule = table::HeaderRule {
+        is_header: &is_indicator_header,
+        key_columns: &indicator_key_columns,
+        expected: "a long-form header with 指标文号/doc_no, 下达日期, 区划代码, 金额 … or a wide header 序号, 地区, 合计, <projects…>",
+    };
+    let table = table::open_input_table(input, &ctx.options, &rule)?;
     let normalised = table::normalised_texts(&table.header);
     let is_long = header::LONG.has_column(&normalised, "doc_no") || !wide::looks_wide(&normalised);
     if is_long {
@@ -147,14 +176,35 @@ fn is_disbursement_header(normalised: &[String]) -> bool {
         || header::DISBURSEMENT.known_count(normalised) >= 3
 }
 
-/// Open a disbursement file (SPEC §4.6). Errors that concern the whole file
-/// are returned here; header problems come out as the iterator's items.
+/// Columns a second header row of a disbursement file leaves blank.
+fn disbursement_key_columns(normalised: &[String]) -> Vec<usize> {
+    header::DISBURSEMENT.positions(normalised, &["voucher_no", "paid_on", "region_code"])
+}
+
+/// Open and read a disbursement file, see [`read_disbursements`].
 pub fn open_disbursements(
     path: &Path,
     ctx: &ImportContext,
 ) -> Result<DisbursementReader, RowError> {
-    let expected =
-        "a disbursement header with 支付凭证号/voucher_no, 支付日期, 财政区划代码, 支付金额 …";
-    let table = table::open_table(path, &ctx.options, &is_disbursement_header, expected)?;
+    let options = &ctx.options;
+    read_disbursements(
+        open_input(path, &options.file_label, options.encoding)?,
+        ctx,
+    )
+}
+
+/// Read a disbursement file (SPEC §4.6). Errors that concern the whole file
+/// are returned here; header problems come out as the iterator's items.
+pub fn read_disbursements(
+    input: Input,
+    ctx: &ImportContext,
+) -> Result<DisbursementReader, RowError> {
+    let rule = table::HeaderRule {
+        is_header: &is_disbursement_header,
+        key_columns: &disbursement_key_columns,
+        expected:
+            "a disbursement header with 支付凭证号/voucher_no, 支付日期, 财政区划代码, 支付金额 …",
+    };
+    let table = table::open_input_table(input, &ctx.options, &rule)?;
     Ok(DisbursementReader::new(table, ctx))
 }

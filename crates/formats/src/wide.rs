@@ -81,6 +81,20 @@ pub fn looks_wide(header: &[String]) -> bool {
     has(&REGION_HEADERS) && has(&TOTAL_HEADERS) && !has(&DOC_NO_HEADERS) && others > 0
 }
 
+/// The region and total columns of a wide header: a second header row
+/// leaves them blank (they are merged down over both rows).
+pub fn key_columns(header: &[String]) -> Vec<usize> {
+    header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| {
+            let base = split_unit_suffix(&normalise_header(h)).0.to_string();
+            REGION_HEADERS.contains(&base.as_str()) || TOTAL_HEADERS.contains(&base.as_str())
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// Parse a wide attachment table already split into preamble, header and rows.
 /// Returns every line, or every error found (sorted by line).
 pub fn parse_wide(

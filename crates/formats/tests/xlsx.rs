@@ -181,11 +181,11 @@ fn workbook(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn xlsx_first_sheet_numbers_dates_and_rejections() {
+fn xlsx_numbers_dates_and_rejections() {
     let dir = tempfile::tempdir().unwrap();
     let path = workbook(dir.path());
     let items: Vec<Result<IndicatorRow, RowError>> =
-        open_indicators(&path, &ctx("book.xlsx", None))
+        open_indicators(&path, &ctx("book.xlsx", Some("四十号")))
             .unwrap()
             .collect();
     let got: Vec<String> = items
@@ -232,6 +232,14 @@ fn xlsx_sheet_by_name_and_missing_sheet() {
         .collect();
     let expected: Vec<IndicatorRow> = rows.iter().map(|r| with_file(r, "book.dat")).collect();
     assert_eq!(again, expected);
+    // Both sheets hold a header: without --sheet, no guess.
+    let err = open_indicators(&path, &ctx("book.xlsx", None))
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "book.xlsx: sheets `四十号`, `四十一号` each hold a recognised header: choose one with --sheet NAME"
+    );
     let err = open_indicators(&path, &ctx("book.xlsx", Some("汇总")))
         .err()
         .unwrap();
@@ -248,4 +256,56 @@ fn with_file(row: &IndicatorRow, file: &str) -> IndicatorRow {
         IndicatorRow::Reduction(r) => r.source.file = file.to_string(),
     }
     row
+}
+
+#[test]
+fn xlsx_sheet_discovery_without_sheet_option() {
+    use C::S;
+    let dir = tempfile::tempdir().unwrap();
+    let cover = || vec![vec![S("湖南省财政厅")], vec![S("湘财社指〔2020〕36号")]];
+    // No sheet holds a header: say which were looked at.
+    let none = dir.path().join("none.xlsx");
+    write_xlsx(&none, &[("封面", cover()), ("说明", cover())]);
+    let err = open_indicators(&none, &ctx("none.xlsx", None))
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().starts_with(
+            "none.xlsx: no sheet has a header row in its first 11 non-blank lines (looked at: 封面, 说明; expected"
+        ),
+        "{err}"
+    );
+    // A cover sheet first, the table second: the table's sheet is used.
+    let header = || {
+        [
+            "指标文号",
+            "下达日期",
+            "区划代码",
+            "地区名称",
+            "项目编码",
+            "金额",
+        ]
+        .into_iter()
+        .map(S)
+        .collect::<Vec<_>>()
+    };
+    let with_cover = dir.path().join("cover.xlsx");
+    let table = vec![
+        vec![S("单位：元")],
+        header(),
+        vec![
+            S("粤财社〔2021〕41号"),
+            S("2021-05-11"),
+            S("440203"),
+            S("武江区"),
+            S("JS08"),
+            S("36800.50"),
+        ],
+    ];
+    write_xlsx(&with_cover, &[("封面", cover()), ("分配表", table)]);
+    let rows: Vec<_> = open_indicators(&with_cover, &ctx("cover.xlsx", None))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1);
 }

@@ -147,6 +147,47 @@ fn indicator_tx_id(key: &LineKey) -> String {
     format!("indicator:{}:{}:{}", key.doc_no, key.region, key.project)
 }
 
+/// The stored reduction with the same identity (doc_no, region, project,
+/// adjusts_doc_no), if any: one adjusting document may reduce the same region
+/// and project in several earlier documents.
+async fn existing_reduction(w: &mut WriteTx, r: &Reduction) -> Result<Option<Existing>> {
+    let row = sqlx::query(
+        "SELECT j.details, j.source_file, j.source_line, j.batch_id \
+         FROM reductions r JOIN journal j ON j.entry_no = r.entry_no \
+         WHERE r.doc_no = $1 AND r.region_code = $2 AND r.project_code = $3 AND r.target_doc_no = $4",
+    )
+    .bind(r.key.doc_no.to_string())
+    .bind(r.key.region.to_string())
+    .bind(r.key.project.to_string())
+    .bind(r.target.doc_no.to_string())
+    .fetch_optional(w.conn().await?)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let file: Option<String> = row.try_get(1)?;
+    let line: Option<i64> = row.try_get(2)?;
+    Ok(Some(Existing {
+        details: row.try_get(0)?,
+        source: format!("{}:{}", file.unwrap_or_default(), line.unwrap_or(0)),
+        batch_id: row.try_get(3)?,
+    }))
+}
+
+/// A reduction's journal id. The first reduction of a (doc_no, region,
+/// project) keeps the id it always had (so existing chains are unchanged);
+/// a further one of the same key, reducing another document, names that
+/// document too.
+async fn reduction_tx_id(w: &mut WriteTx, r: &Reduction) -> Result<String> {
+    let base = indicator_tx_id(&r.key);
+    let taken = existing_by_tx_id(w, std::slice::from_ref(&base)).await?;
+    Ok(if taken.is_empty() {
+        base
+    } else {
+        format!("{base}:adjusts:{}", r.target.doc_no)
+    })
+}
+
 /// State carried across the chunks of one import command.
 pub struct IndicatorImport {
     deadline_days: i64,
@@ -350,7 +391,6 @@ impl IndicatorImport {
     }
 
     async fn apply_reduction(&mut self, w: &mut WriteTx, r: Reduction) -> Result<()> {
-        let id = indicator_tx_id(&r.key);
         let row = vec![
             Val::Text(r.key.doc_no.to_string()),
             Val::Text(r.key.region.to_string()),
@@ -362,9 +402,9 @@ impl IndicatorImport {
             Val::OptText(r.remark.clone()),
         ];
         let details = REDUCTIONS.details(&row);
-        let existing = existing_by_tx_id(w, std::slice::from_ref(&id)).await?;
-        match presence(existing.get(&id), &self.batch_ids, &details, || {
-            format!("reduction {}", r.key)
+        let existing = existing_reduction(w, &r).await?;
+        match presence(existing.as_ref(), &self.batch_ids, &details, || {
+            format!("reduction {} of {}", r.key, r.target.doc_no)
         }) {
             Presence::Skip => {
                 self.outcome.skipped += 1;
@@ -432,6 +472,7 @@ impl IndicatorImport {
             source_line: Some(r.source.line),
             ..TxMeta::default()
         };
+        let id = reduction_tx_id(w, &r).await?;
         let description = format!("adjustment {} reduces {}", r.key.doc_no, r.target);
         let amount = Fen(-r.amount.0);
         append_with_details(w, &REDUCTIONS, row, details, |details| {

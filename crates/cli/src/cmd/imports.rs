@@ -12,13 +12,15 @@ use fundledger_core::divisions::DivisionTable;
 use fundledger_core::domain::{IndicatorRow, Voucher};
 use fundledger_core::{DocNo, RegionCode, Unit};
 use fundledger_formats::{
-    open_disbursements, open_indicators, EncodingChoice, ImportContext, ReadOptions,
+    open_input, read_disbursements, read_indicators, EncodingChoice, ImportContext, Input,
+    ReadOptions,
 };
 use fundledger_store::catalog::{add_regions, register_new_projects, upsert_projects};
 use fundledger_store::{ImportOutcome, IndicatorImport, Store, VoucherImport, WriteTx};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 use std::io::{IsTerminal, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -27,7 +29,7 @@ const CHUNK_ROWS: usize = 2000;
 
 pub async fn regions(store: &Store, command: RegionsCommand) -> Result<Outcome> {
     let RegionsCommand::Import { file } = command;
-    let text = read_reference_file(&file)?;
+    let (text, sha256) = read_reference_file(&file)?;
     let rows =
         DivisionTable::parse_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let mut table = store.division_table().await?;
@@ -37,7 +39,7 @@ pub async fn regions(store: &Store, command: RegionsCommand) -> Result<Outcome> 
     table
         .extend(new_rows.clone())
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    let mut w = begin_reference_import(store, "regions import", &file).await?;
+    let mut w = begin_reference_import(store, "regions import", &file, &sha256).await?;
     let added = add_regions(&mut w, &new_rows).await?;
     if added == 0 {
         w.rollback().await?;
@@ -55,7 +57,7 @@ pub async fn regions(store: &Store, command: RegionsCommand) -> Result<Outcome> 
 
 pub async fn projects(store: &Store, command: ProjectsCommand) -> Result<Outcome> {
     let ProjectsCommand::Import { file } = command;
-    let text = read_reference_file(&file)?;
+    let (text, sha256) = read_reference_file(&file)?;
     let projects =
         ProjectCatalog::parse_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let mut catalog = store.project_catalog().await?;
@@ -64,7 +66,7 @@ pub async fn projects(store: &Store, command: ProjectsCommand) -> Result<Outcome
             .insert(p.clone())
             .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     }
-    let mut w = begin_reference_import(store, "projects import", &file).await?;
+    let mut w = begin_reference_import(store, "projects import", &file, &sha256).await?;
     upsert_projects(&mut w, &projects).await?;
     w.commit().await?;
     eprintln!(
@@ -77,32 +79,41 @@ pub async fn projects(store: &Store, command: ProjectsCommand) -> Result<Outcome
 }
 
 /// The write transaction of a reference-table import, its batch naming the
-/// file and its SHA-256.
-async fn begin_reference_import(store: &Store, command: &str, file: &Path) -> Result<WriteTx> {
+/// file and the SHA-256 of the bytes read.
+async fn begin_reference_import(
+    store: &Store,
+    command: &str,
+    file: &Path,
+    sha256: &str,
+) -> Result<WriteTx> {
     let label = file.display().to_string();
-    Ok(WriteTx::begin(store, command, Some((&label, &sha256_file(file)?)), &now()).await?)
+    Ok(WriteTx::begin(store, command, Some((&label, sha256)), &now()).await?)
 }
 
 /// A reference table in UTF-8 (BOM or not) or GB18030, decoded strictly: a
-/// catalog saved from Excel on a Chinese Windows machine is GBK.
-fn read_reference_file(file: &Path) -> Result<String> {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    fundledger_formats::decode::decode_reference_text(&bytes)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
-}
-
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
+/// catalog saved from Excel on a Chinese Windows machine is GBK. Read once,
+/// from a regular file only; returns the text and the SHA-256 of its bytes.
+fn read_reference_file(file: &Path) -> Result<(String, String)> {
+    let mut handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(file)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let meta = handle.metadata()?;
+    if !meta.is_file() {
+        bail!(
+            "{}: not a regular file: give a file saved on disk",
+            file.display()
+        );
     }
-    Ok(hex::encode(h.finalize()))
+    let mut bytes = Vec::new();
+    handle
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let text = fundledger_formats::decode::decode_reference_text(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    Ok((text, sha256))
 }
 
 fn read_options(label: &str, o: &ImportOptions) -> Result<ReadOptions> {
@@ -412,27 +423,43 @@ impl Sink<Voucher> for VoucherImport {
     }
 }
 
-/// Starts the file's batch (its name and SHA-256 are the rows' provenance)
-/// and builds its reading context.
+/// Starts the file's batch (its name and the SHA-256 of the bytes parsed
+/// are the rows' provenance) and builds its reading context.
 async fn begin_file<T>(
     w: &mut WriteTx,
     sink: &mut impl Sink<T>,
     command: &str,
-    path: &Path,
+    input: &Input,
     options: &ImportOptions,
     divisions: &Arc<DivisionTable>,
     projects: Arc<ProjectCatalog>,
 ) -> Result<ImportContext> {
-    let label = path.display().to_string();
-    let batch = w
-        .new_batch(command, Some((&label, &sha256_file(path)?)))
-        .await?;
+    let label = input.label.clone();
+    let batch = w.new_batch(command, Some((&label, input.sha256()))).await?;
     sink.note_batch(batch);
     Ok(ImportContext {
         divisions: divisions.clone(),
         projects,
         options: read_options(&label, options)?,
     })
+}
+
+/// Opens an input file once; a file that cannot be read as a table is one
+/// more error of the command (`None`).
+fn open_file(
+    path: &Path,
+    options: &ImportOptions,
+    errors: &mut Vec<String>,
+) -> Result<Option<Input>> {
+    let label = path.display().to_string();
+    let encoding = read_options(&label, options)?.encoding;
+    match open_input(path, &label, encoding) {
+        Ok(input) => Ok(Some(input)),
+        Err(e) => {
+            errors.push(e.to_string());
+            Ok(None)
+        }
+    }
 }
 
 /// Streams one file's records into the sink in bounded chunks, collecting
@@ -483,18 +510,21 @@ async fn import_indicator_files(
     let mut imp = IndicatorImport::start(w, options.deadline_days).await?;
     for path in files {
         let label = path.display().to_string();
+        let Some(input) = open_file(path, options, errors)? else {
+            continue;
+        };
         let projects = Arc::new(catalog.clone());
         let ctx = begin_file(
             w,
             &mut imp,
             "import indicators",
-            path,
+            &input,
             options,
             &divisions,
             projects,
         )
         .await?;
-        let mut reader = match open_indicators(path, &ctx) {
+        let mut reader = match read_indicators(input, &ctx) {
             Ok(r) => r,
             Err(e) => {
                 errors.push(e.to_string());
@@ -549,17 +579,20 @@ async fn import_voucher_files(
     let catalog = Arc::new(catalog);
     for path in files {
         let label = path.display().to_string();
+        let Some(input) = open_file(path, options, errors)? else {
+            continue;
+        };
         let ctx = begin_file(
             w,
             &mut imp,
             "import disbursements",
-            path,
+            &input,
             options,
             &divisions,
             catalog.clone(),
         )
         .await?;
-        let mut reader = match open_disbursements(path, &ctx) {
+        let mut reader = match read_disbursements(input, &ctx) {
             Ok(r) => r,
             Err(e) => {
                 errors.push(e.to_string());

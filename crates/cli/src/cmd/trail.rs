@@ -19,6 +19,9 @@ pub async fn export(store: &Store, db: &str, command: ExportCommand) -> Result<O
     match command {
         ExportCommand::Journal { output, force } => journal(store, db, output, force).await,
         ExportCommand::Trail(args) => trail(store, db, args).await,
+        ExportCommand::Beancount { output, force } => {
+            super::beancount::export(store, db, output, force).await
+        }
     }
 }
 
@@ -63,7 +66,7 @@ struct TrailFilter {
 /// The year, region and project an account names:
 /// `root[:sub]:YEAR[:PREFECTURE:REGION:PROJECT]`, e.g.
 /// `carryover:in:2021:431100:431181:JS01` or `pool:2021:recovered`.
-fn account_parts(account: &str) -> (Option<i32>, Option<RegionCode>, Option<&str>) {
+pub(super) fn account_parts(account: &str) -> (Option<i32>, Option<RegionCode>, Option<&str>) {
     let parts: Vec<&str> = account.split(':').collect();
     let is_code = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit());
     let Some(at) = parts.iter().position(|s| is_code(s, 4)) else {
