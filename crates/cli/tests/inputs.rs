@@ -211,7 +211,7 @@ fn one_adjustment_may_reduce_the_same_line_key_in_two_documents() {
         let run = fl(&db, &["import", "indicators", &cut]).ok();
         assert!(
             run.stderr
-                .contains("total: 2 line(s) added (of which 2 reduction(s)"),
+                .contains("total: 0 line(s) added, 2 reduction(s) applied"),
             "{}",
             run.stderr
         );
