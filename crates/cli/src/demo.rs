@@ -132,62 +132,12 @@ pub async fn run(db: &str, db_named: bool, args: DemoArgs) -> Result<Outcome> {
     }
     // Import by bare file names, as an officer in that folder would.
     std::env::set_current_dir(work.path())?;
-    let store = Store::open(&db, OpenMode::Create).await?;
-    store.migrate().await?;
-    if store.max_entry_no().await? > 0 {
-        bail!(
-            "demo needs an empty database; {} already has entries",
-            fundledger_store::display_url(&db)
-        );
-    }
-    let files = |names: &[&str]| names.iter().map(PathBuf::from).collect::<Vec<_>>();
+    let store = open_empty(&db).await?;
     eprintln!(
         "== fundledger demo: Hunan 2020, 51,660,000.00 yuan of project funds ({})",
         fundledger_store::display_url(&db)
     );
-    ledger::budget(
-        &store,
-        BudgetCommand::Set {
-            fiscal_year: 2020,
-            amount_yuan: "51,660,000.00".into(),
-        },
-    )
-    .await?;
-    imports::projects(
-        &store,
-        ProjectsCommand::Import {
-            file: "projects.csv".into(),
-        },
-    )
-    .await?;
-    eprintln!("== 湘财社指〔2020〕36号 (wide table, XLSX, 万元) and 37号 (long form, 元)");
-    imports::import(
-        &store,
-        ImportCommand::Indicators {
-            files: files(&["36_wide_wan.xlsx", "37_long.csv"]),
-            options: options(),
-        },
-    )
-    .await?;
-    eprintln!("== the same 36号 table as a GB18030 CSV: identical lines are skipped");
-    imports::import(
-        &store,
-        ImportCommand::Indicators {
-            files: files(&["36_wide_wan_gb18030.csv"]),
-            options: options(),
-        },
-    )
-    .await?;
-    eprintln!("== twelve monthly disbursement files");
-    let months: Vec<String> = (1..=12).map(|m| format!("disb_2020_{m:02}.csv")).collect();
-    imports::import(
-        &store,
-        ImportCommand::Disbursements {
-            files: months.iter().map(PathBuf::from).collect(),
-            options: DisbursementOptions { common: common() },
-        },
-    )
-    .await?;
+    load_hunan(&store).await?;
     eprintln!("== reconcile as of 2020-12-31\n");
     let format = match args.format {
         Format::Table => ReportFormat::Table,
@@ -214,4 +164,68 @@ pub async fn run(db: &str, db_named: bool, args: DemoArgs) -> Result<Outcome> {
     }
     store.close().await;
     Ok(Outcome::Ok)
+}
+
+/// Opens (creating) the demo database, which must hold no entries yet.
+async fn open_empty(db: &str) -> Result<Store> {
+    let store = Store::open(db, OpenMode::Create).await?;
+    store.migrate().await?;
+    if store.max_entry_no().await? > 0 {
+        bail!(
+            "demo needs an empty database; {} already has entries",
+            fundledger_store::display_url(db)
+        );
+    }
+    Ok(store)
+}
+
+/// The Hunan 2020 year through the officer's commands, from the embedded
+/// files in the current directory: budget, catalog, both indicator
+/// documents (and the duplicate GB18030 copy), twelve months of vouchers.
+async fn load_hunan(store: &Store) -> Result<()> {
+    let files = |names: &[&str]| names.iter().map(PathBuf::from).collect::<Vec<_>>();
+    ledger::budget(
+        store,
+        BudgetCommand::Set {
+            fiscal_year: 2020,
+            amount_yuan: "51,660,000.00".into(),
+        },
+    )
+    .await?;
+    imports::projects(
+        store,
+        ProjectsCommand::Import {
+            file: "projects.csv".into(),
+        },
+    )
+    .await?;
+    eprintln!("== 湘财社指〔2020〕36号 (wide table, XLSX, 万元) and 37号 (long form, 元)");
+    imports::import(
+        store,
+        ImportCommand::Indicators {
+            files: files(&["36_wide_wan.xlsx", "37_long.csv"]),
+            options: options(),
+        },
+    )
+    .await?;
+    eprintln!("== the same 36号 table as a GB18030 CSV: identical lines are skipped");
+    imports::import(
+        store,
+        ImportCommand::Indicators {
+            files: files(&["36_wide_wan_gb18030.csv"]),
+            options: options(),
+        },
+    )
+    .await?;
+    eprintln!("== twelve monthly disbursement files");
+    let months: Vec<String> = (1..=12).map(|m| format!("disb_2020_{m:02}.csv")).collect();
+    imports::import(
+        store,
+        ImportCommand::Disbursements {
+            files: months.iter().map(PathBuf::from).collect(),
+            options: DisbursementOptions { common: common() },
+        },
+    )
+    .await?;
+    Ok(())
 }

@@ -1,11 +1,22 @@
 //! `fundledger`: the command line. The only crate that knows about the
 //! environment, terminals, the clock and anyhow.
 
+// Every declared dependency is used (test targets are exempt: each test file
+// names only some of them).
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+// Short functions (clippy.toml: at most 70 lines) outside tests.
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+// A binary has no public surface: every `pub` here means `pub(crate)`.
+#![allow(unreachable_pub)]
+
 mod cmd;
 mod demo;
 mod escape;
 mod outfile;
 mod output;
+
+/// Threads of the tokio runtime every command runs on.
+const RUNTIME_WORKER_THREADS: usize = 2;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -442,7 +453,7 @@ fn main() -> ExitCode {
     };
     let secrets = fundledger_store::url_password(&cli.db);
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(RUNTIME_WORKER_THREADS)
         .enable_all()
         .build()
         .expect("tokio runtime");

@@ -1091,3 +1091,43 @@ fn bad_option_values_exit_2_and_change_nothing() {
         assert_eq!(fingerprint(&db), before);
     }
 }
+
+/// A file with more rejected rows than the import keeps in memory (1,000):
+/// every one is counted, the first 1,000 are listed, the rest are summed up
+/// in one line, and the ledger is unchanged.
+#[test]
+fn more_errors_than_kept_are_counted_and_change_nothing() {
+    const ROWS: usize = 1_203;
+    let mut content = String::from("指标文号,下达日期,区划代码,项目编码,金额（元）\n");
+    for _ in 0..ROWS {
+        content.push_str("粤财社〔2021〕90号,2021-07-01,440203,JS08,¥100.00\n");
+    }
+    for db in TestDb::all() {
+        gd_ledger(&db);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_file(dir.path(), "many_bad.csv", content.as_bytes());
+        let before = fingerprint(&db);
+        let run = fl(&db, &["import", "indicators", &path]).expect_code(1);
+        let listed = run
+            .stderr
+            .lines()
+            .filter(|l| l.contains("many_bad.csv:") && l.contains(": 金额（元）"))
+            .count();
+        assert_eq!(listed, 1_000, "{:?}: listed errors", db.backend);
+        assert!(
+            run.stderr
+                .contains("... and 203 more error(s) not listed (the first 1000 are shown)"),
+            "{:?}: {}",
+            db.backend,
+            run.stderr.lines().last().unwrap_or_default()
+        );
+        assert!(
+            run.stderr
+                .contains(&format!("{ROWS} error(s): import refused")),
+            "{:?}",
+            db.backend
+        );
+        assert!(run.stdout.is_empty());
+        assert_eq!(fingerprint(&db), before, "ledger changed after a refusal");
+    }
+}

@@ -2,6 +2,7 @@
 //! name or an alias can be resolved to a code.
 
 use crate::domain::ProjectCode;
+use crate::text::normalise_text;
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,23 +34,6 @@ pub enum ProjectError {
 }
 
 const DEFAULT_CATALOG_CSV: &str = include_str!("../../../fixtures/reference/projects.csv");
-
-/// Text as compared: no whitespace, full-width ASCII forms folded to ASCII,
-/// every quote form to `"`/`'`, every bracket form to `(`, `)`, `[`, `]`.
-pub fn normalise_text(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| match c {
-            // Full-width ASCII block (！..～) maps onto ASCII by a fixed offset.
-            '\u{ff01}'..='\u{ff5e}' => char::from_u32(c as u32 - 0xfee0).unwrap_or(c),
-            '“' | '”' | '„' | '‟' | '「' | '」' | '『' | '』' => '"',
-            '‘' | '’' => '\'',
-            '【' | '〔' | '〖' => '[',
-            '】' | '〕' | '〗' => ']',
-            other => other,
-        })
-        .collect()
-}
 
 #[derive(Clone, Debug, Default)]
 pub struct ProjectCatalog {

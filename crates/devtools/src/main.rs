@@ -1,5 +1,8 @@
 //! `fundledger-devtools`: generators for the demo fixtures and benchmarks.
 
+// Short functions (clippy.toml: at most 70 lines) outside tests.
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use fundledger_devtools::{bench, hunan::Model, hunan_files, variants};

@@ -1,7 +1,7 @@
 //! The README of fixtures/hunan-2020, written from the model so its figures
 //! and named exceptions are always those of the files beside it.
 
-use crate::hunan::{as_of, Doc, Fate, Model, Status};
+use crate::hunan::{as_of, Doc, Fate, LineOutcome, Model, Status};
 use crate::hunan_files::{disbursement_file_name, month_styles, AmountStyle, ProjectColumns};
 use crate::text::yuan_grouped;
 use fundledger_core::Fen;
@@ -115,6 +115,14 @@ fn month_table(out: &mut String, model: &Model) {
 
 fn totals(out: &mut String, model: &Model) {
     let outcomes = model.outcomes(as_of());
+    document_totals(out, model);
+    project_totals(out, model, &outcomes);
+    prefecture_totals(out, model);
+    status_totals(out, model, &outcomes);
+}
+
+/// Lines and amount per indicator document.
+fn document_totals(out: &mut String, model: &Model) {
     out.push_str("## Totals\n\n| document | date | due | lines | allocated (yuan) |\n|---|---|---|---|---|\n");
     for doc in Doc::ALL {
         let _ = writeln!(
@@ -133,6 +141,10 @@ fn totals(out: &mut String, model: &Model) {
         model.lines.len(),
         yuan_grouped(model.total_allocated())
     );
+}
+
+/// Lines, allocated and disbursed per project.
+fn project_totals(out: &mut String, model: &Model, outcomes: &[LineOutcome]) {
     out.push_str("| project | name | document | lines | allocated (yuan) | disbursed net (yuan) |\n|---|---|---|---|---|---|\n");
     for (p, project) in model.catalog.iter().enumerate() {
         let members: Vec<usize> = (0..model.lines.len())
@@ -150,6 +162,10 @@ fn totals(out: &mut String, model: &Model) {
             yuan_grouped(sum(members.iter().map(|&i| outcomes[i].disbursed)))
         );
     }
+}
+
+/// Allocated per prefecture.
+fn prefecture_totals(out: &mut String, model: &Model) {
     out.push_str("\n| prefecture | allocated (yuan) |\n|---|---|\n");
     for (p, prefecture) in model.prefectures.iter().enumerate() {
         let amount = sum(model
@@ -165,6 +181,10 @@ fn totals(out: &mut String, model: &Model) {
             yuan_grouped(amount)
         );
     }
+}
+
+/// The vouchers and the status count at the as-of date.
+fn status_totals(out: &mut String, model: &Model, outcomes: &[LineOutcome]) {
     let unmatched = sum(model
         .vouchers
         .iter()

@@ -2,7 +2,7 @@
 //! contain and how each line should reconcile at 2020-12-31, computed from the
 //! in-memory model, never by reading the files back.
 
-use crate::hunan::{as_of, Doc, Model, DEADLINE_DAYS};
+use crate::hunan::{as_of, Doc, LineOutcome, Model, DEADLINE_DAYS};
 use crate::hunan_files::disbursement_file_name;
 use anyhow::Result;
 use chrono::Datelike;
@@ -128,14 +128,41 @@ fn push_compact_list<T: Serialize>(text: &mut String, items: &[T]) -> Result<()>
 
 fn build(model: &Model) -> (Summary, Vec<LineEntry>, Vec<VoucherEntry>) {
     let outcomes = model.outcomes(as_of());
+    let totals = totals(model, &outcomes);
+    let documents = documents(model);
+    let (projects, prefectures) = groups(model, &outcomes);
+    let lines = line_entries(model, &outcomes);
+    let vouchers = voucher_entries(model);
+    let summary = Summary {
+        description: "Hunan 2020 demo: what fixtures/hunan-2020 contains and how each line reconciles at 2020-12-31 (SPEC §5), computed by the generator from its own model",
+        regenerate: "cargo run -p fundledger-devtools -- gen-hunan --out fixtures/hunan-2020",
+        fiscal_year: 2020,
+        as_of: as_of().to_string(),
+        deadline_days: DEADLINE_DAYS,
+        totals,
+        documents,
+        projects,
+        prefectures,
+    };
+    (summary, lines, vouchers)
+}
+
+/// How many lines have each status (and vouchers match no line).
+fn status_counts(model: &Model, outcomes: &[LineOutcome]) -> BTreeMap<&'static str, usize> {
     let mut status_counts: BTreeMap<&'static str, usize> = BTreeMap::new();
-    for outcome in &outcomes {
+    for outcome in outcomes {
         *status_counts.entry(outcome.status.as_str()).or_default() += 1;
     }
     let unmatched_count = model.vouchers.iter().filter(|v| v.line.is_none()).count();
     if unmatched_count > 0 {
         status_counts.insert("unmatched", unmatched_count);
     }
+    status_counts
+}
+
+/// The amounts of the whole year.
+fn totals(model: &Model, outcomes: &[LineOutcome]) -> Totals {
+    let status_counts = status_counts(model, outcomes);
     let matched = sum(model
         .vouchers
         .iter()
@@ -147,8 +174,7 @@ fn build(model: &Model) -> (Summary, Vec<LineEntry>, Vec<VoucherEntry>) {
         .filter(|v| v.line.is_none())
         .map(|v| v.amount));
     let allocated = model.total_allocated();
-    let disbursed_by_line = |i: usize| outcomes[i].disbursed;
-    let totals = Totals {
+    Totals {
         allocated_fen: allocated.0,
         allocated_yuan: allocated.to_string(),
         disbursed_net_fen: model.total_disbursed().0,
@@ -159,8 +185,12 @@ fn build(model: &Model) -> (Summary, Vec<LineEntry>, Vec<VoucherEntry>) {
         line_count: model.lines.len(),
         voucher_count: model.vouchers.len(),
         status_counts,
-    };
-    let documents = Doc::ALL
+    }
+}
+
+/// Lines and amount per indicator document.
+fn documents(model: &Model) -> Vec<DocumentTotal> {
+    Doc::ALL
         .iter()
         .map(|&doc| DocumentTotal {
             doc_no: doc.doc_no().to_string(),
@@ -174,7 +204,12 @@ fn build(model: &Model) -> (Summary, Vec<LineEntry>, Vec<VoucherEntry>) {
             allocated_fen: model.doc_total(doc).0,
             allocated_yuan: model.doc_total(doc).to_string(),
         })
-        .collect();
+        .collect()
+}
+
+/// Allocated and disbursed per project and per prefecture.
+fn groups(model: &Model, outcomes: &[LineOutcome]) -> (Vec<GroupTotal>, Vec<GroupTotal>) {
+    let disbursed_by_line = |i: usize| outcomes[i].disbursed;
     let group = |code: String, name: String, member: &dyn Fn(usize) -> bool| {
         let members: Vec<usize> = (0..model.lines.len()).filter(|&i| member(i)).collect();
         let allocated = sum(members.iter().map(|&i| model.lines[i].amount));
@@ -202,10 +237,15 @@ fn build(model: &Model) -> (Summary, Vec<LineEntry>, Vec<VoucherEntry>) {
             })
         })
         .collect();
-    let lines = model
+    (projects, prefectures)
+}
+
+/// Every line and how it reconciles.
+fn line_entries(model: &Model, outcomes: &[LineOutcome]) -> Vec<LineEntry> {
+    model
         .lines
         .iter()
-        .zip(&outcomes)
+        .zip(outcomes)
         .map(|(line, outcome)| {
             let recipient = &model.recipients[line.recipient];
             let project = &model.catalog[line.project];
@@ -225,8 +265,12 @@ fn build(model: &Model) -> (Summary, Vec<LineEntry>, Vec<VoucherEntry>) {
                 scenario: line.fate.describe(),
             }
         })
-        .collect();
-    let vouchers = model
+        .collect()
+}
+
+/// Every voucher and the line it matches.
+fn voucher_entries(model: &Model) -> Vec<VoucherEntry> {
+    model
         .vouchers
         .iter()
         .map(|voucher| VoucherEntry {
@@ -249,17 +293,5 @@ fn build(model: &Model) -> (Summary, Vec<LineEntry>, Vec<VoucherEntry>) {
             }),
             unmatched_reason: voucher.line.is_none().then_some("no line for doc_no"),
         })
-        .collect();
-    let summary = Summary {
-        description: "Hunan 2020 demo: what fixtures/hunan-2020 contains and how each line reconciles at 2020-12-31 (SPEC §5), computed by the generator from its own model",
-        regenerate: "cargo run -p fundledger-devtools -- gen-hunan --out fixtures/hunan-2020",
-        fiscal_year: 2020,
-        as_of: as_of().to_string(),
-        deadline_days: DEADLINE_DAYS,
-        totals,
-        documents,
-        projects,
-        prefectures,
-    };
-    (summary, lines, vouchers)
+        .collect()
 }

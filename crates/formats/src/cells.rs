@@ -19,32 +19,13 @@ use fundledger_core::{Fen, Unit};
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
-/// Trim, map full-width ASCII forms (`（`, `）`, `：`, letters, digits) and the
-/// ideographic space to ASCII, turn `【】〔〕［］` into `[]`, drop every space
-/// inside, and lower-case ASCII, so `金额 （万元）` and `金额(万元)` compare equal.
-pub fn normalise_header(text: &str) -> String {
-    text.chars()
-        .filter_map(|c| {
-            let c = match c {
-                '\u{3000}' => ' ',
-                '【' | '〔' | '［' => '[',
-                '】' | '〕' | '］' => ']',
-                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFF01 + 0x21)
-                    .expect("full-width ASCII maps to ASCII"),
-                other => other,
-            };
-            if c.is_whitespace() || c == '\u{FEFF}' {
-                None
-            } else {
-                Some(c.to_ascii_lowercase())
-            }
-        })
-        .collect()
-}
+/// The one header normaliser (core `text`): `金额 （万元）` and `金额(万元)`
+/// compare equal.
+pub(crate) use fundledger_core::text::normalise_header;
 
 /// Split a normalised header into its base name and the unit its suffix states:
 /// `金额(万元)` → (`金额`, Wan), `amount_yuan` → (`amount`, Yuan).
-pub fn split_unit_suffix(normalised: &str) -> (&str, Option<Unit>) {
+pub(crate) fn split_unit_suffix(normalised: &str) -> (&str, Option<Unit>) {
     let suffixes = [
         ("(万元)", Unit::Wan),
         ("(元)", Unit::Yuan),
@@ -62,13 +43,14 @@ pub fn split_unit_suffix(normalised: &str) -> (&str, Option<Unit>) {
 }
 
 /// The unit a header's suffix states (`金额（万元）`, `金额(元)`, `amount_yuan`, `amount_wan`).
-pub fn unit_from_header(text: &str) -> Option<Unit> {
+#[cfg(test)] // only the tests ask this on its own
+pub(crate) fn unit_from_header(text: &str) -> Option<Unit> {
     split_unit_suffix(&normalise_header(text)).1
 }
 
 /// The unit a preamble line states: `单位：万元`, `单位:元`, `金额单位：万元` (the
 /// line may be several cells joined by `,`).
-pub fn unit_from_preamble(line: &str) -> Option<Unit> {
+pub(crate) fn unit_from_preamble(line: &str) -> Option<Unit> {
     let norm = normalise_header(line);
     let (_, after) = norm.split_once("单位:")?;
     let word = after.split(',').next().unwrap_or("");
@@ -81,7 +63,7 @@ pub fn unit_from_preamble(line: &str) -> Option<Unit> {
 
 /// A cell's text, trimmed. XLSX integral numbers print without a decimal
 /// point (a region code typed as a number is `440203`, not `440203.0`).
-pub fn cell_text(cell: &CellValue) -> String {
+pub(crate) fn cell_text(cell: &CellValue) -> String {
     match cell {
         CellValue::Empty => String::new(),
         CellValue::Text(t) => t.trim().to_string(),
@@ -93,7 +75,7 @@ pub fn cell_text(cell: &CellValue) -> String {
 }
 
 /// True for an empty cell or one holding only spaces.
-pub fn is_blank(cell: &CellValue) -> bool {
+pub(crate) fn is_blank(cell: &CellValue) -> bool {
     match cell {
         CellValue::Empty => true,
         CellValue::Text(t) => t.trim().is_empty(),
@@ -201,7 +183,7 @@ fn amount_from_xlsx_float(value: f64, unit: Unit) -> Result<Fen, String> {
 }
 
 /// Parse an amount cell. Empty → `Ok(None)`.
-pub fn parse_amount_cell(cell: &CellValue, unit: Unit) -> Result<Option<Fen>, String> {
+pub(crate) fn parse_amount_cell(cell: &CellValue, unit: Unit) -> Result<Option<Fen>, String> {
     match cell {
         CellValue::Empty => Ok(None),
         CellValue::Text(t) if t.trim().is_empty() => Ok(None),
@@ -247,7 +229,7 @@ pub fn parse_date_text(text: &str) -> Result<NaiveDate, String> {
 /// The day an xlsx (calamine) date serial number denotes, 1900 date system.
 /// Serial 60 is Excel's fictitious 1900-02-29 and is refused; a fraction
 /// (a time of day) is refused too, since a date column holds days.
-pub fn date_from_excel_serial(serial: f64) -> Result<NaiveDate, String> {
+pub(crate) fn date_from_excel_serial(serial: f64) -> Result<NaiveDate, String> {
     if !serial.is_finite() || serial.fract() != 0.0 || !(1.0..=2_958_465.0).contains(&serial) {
         return Err(format!("xlsx number {serial} is not a date serial number"));
     }
@@ -268,7 +250,7 @@ pub fn date_from_excel_serial(serial: f64) -> Result<NaiveDate, String> {
 }
 
 /// Parse a date cell: text forms, xlsx date cells, xlsx serial numbers. Empty → `Ok(None)`.
-pub fn parse_date_cell(cell: &CellValue) -> Result<Option<NaiveDate>, String> {
+pub(crate) fn parse_date_cell(cell: &CellValue) -> Result<Option<NaiveDate>, String> {
     match cell {
         CellValue::Empty => Ok(None),
         CellValue::Text(t) if t.trim().is_empty() => Ok(None),
@@ -280,7 +262,7 @@ pub fn parse_date_cell(cell: &CellValue) -> Result<Option<NaiveDate>, String> {
 
 /// A fiscal year: four digits (`2021`), optionally followed by `年`, or an xlsx
 /// number 2021. Empty → `Ok(None)`.
-pub fn parse_year_cell(cell: &CellValue) -> Result<Option<i32>, String> {
+pub(crate) fn parse_year_cell(cell: &CellValue) -> Result<Option<i32>, String> {
     let text = cell_text(cell);
     if text.is_empty() {
         return Ok(None);

@@ -5,11 +5,12 @@
 //! number, a document number or a project name.
 
 use std::borrow::Cow;
+use std::io::{self, Write};
 
 /// A text cell starting with `=`, `+`, `-`, `@`, tab or CR is prefixed with
 /// `'`, so a spreadsheet shows it as text. Amount cells never pass through
 /// here: `-5000.00` must stay a number.
-pub fn guard_cell(text: &str) -> Cow<'_, str> {
+pub(crate) fn guard_cell(text: &str) -> Cow<'_, str> {
     match text.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{text}")),
         _ => Cow::Borrowed(text),
@@ -29,6 +30,67 @@ pub fn guard_record<S: AsRef<str>>(cells: &[S], amount_columns: &[usize]) -> Vec
             }
         })
         .collect()
+}
+
+/// How a CSV document ends its lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LineEnd {
+    /// `\n`: the reconcile and balance documents (SPEC §5).
+    Lf,
+    /// `\r\n`: the audit trail (RFC 4180, for Excel).
+    CrLf,
+}
+
+/// The one CSV writer of every CSV fundledger writes: the header as given,
+/// then records whose cells pass [`guard_cell`], except the `verbatim`
+/// columns (amounts, counts, dates, hashes fundledger renders itself), which
+/// are written as they are so `-5000.00` stays a number.
+pub(crate) struct GuardedCsv<W: Write> {
+    csv: csv::Writer<W>,
+    verbatim: &'static [usize],
+}
+
+impl<W: Write> GuardedCsv<W> {
+    pub(crate) fn new(
+        out: W,
+        line_end: LineEnd,
+        header: &[&str],
+        verbatim: &'static [usize],
+    ) -> io::Result<GuardedCsv<W>> {
+        let terminator = match line_end {
+            LineEnd::Lf => csv::Terminator::Any(b'\n'),
+            LineEnd::CrLf => csv::Terminator::CRLF,
+        };
+        let mut csv = csv::WriterBuilder::new()
+            .terminator(terminator)
+            .from_writer(out);
+        csv.write_record(header)?;
+        Ok(GuardedCsv { csv, verbatim })
+    }
+
+    pub(crate) fn write_record<S: AsRef<str>>(&mut self, cells: &[S]) -> io::Result<()> {
+        Ok(self.csv.write_record(guard_record(cells, self.verbatim))?)
+    }
+
+    /// Flushes and hands back the output.
+    pub(crate) fn into_inner(self) -> io::Result<W> {
+        self.csv.into_inner().map_err(|e| e.into_error())
+    }
+}
+
+/// A small CSV document in memory, `\n` line ends, no BOM.
+pub fn csv_to_string<R: AsRef<[S]>, S: AsRef<str>>(
+    header: &[&str],
+    rows: impl IntoIterator<Item = R>,
+    verbatim: &'static [usize],
+) -> String {
+    let mut w =
+        GuardedCsv::new(Vec::new(), LineEnd::Lf, header, verbatim).expect("write to memory");
+    for row in rows {
+        w.write_record(row.as_ref()).expect("write to memory");
+    }
+    String::from_utf8(w.into_inner().expect("flush to memory"))
+        .expect("CSV of UTF-8 strings is UTF-8")
 }
 
 /// The OWASP CSV-injection payloads (and the prefixes they rely on), for

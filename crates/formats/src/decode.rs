@@ -43,12 +43,12 @@ impl fmt::Display for DecodeError {
 impl std::error::Error for DecodeError {}
 
 /// The `DecodeError` inside an I/O error produced by `DecodingReader`, if any.
-pub fn decode_error_of(err: &io::Error) -> Option<&DecodeError> {
+pub(crate) fn decode_error_of(err: &io::Error) -> Option<&DecodeError> {
     err.get_ref().and_then(|e| e.downcast_ref::<DecodeError>())
 }
 
 /// Decode `inner` strictly from `encoding` to UTF-8.
-pub struct DecodingReader<R> {
+pub(crate) struct DecodingReader<R> {
     inner: R,
     decoder: encoding_rs::Decoder,
     encoding_name: &'static str,
@@ -68,7 +68,7 @@ pub struct DecodingReader<R> {
 
 impl<R: Read> DecodingReader<R> {
     /// A leading UTF-8 BOM is removed when decoding UTF-8.
-    pub fn new(inner: R, encoding: &'static Encoding) -> Self {
+    pub(crate) fn new(inner: R, encoding: &'static Encoding) -> Self {
         DecodingReader {
             inner,
             decoder: encoding.new_decoder_with_bom_removal(),
@@ -87,7 +87,7 @@ impl<R: Read> DecodingReader<R> {
     }
 
     /// The reader being decoded.
-    pub fn get_ref(&self) -> &R {
+    pub(crate) fn get_ref(&self) -> &R {
         &self.inner
     }
 
@@ -179,7 +179,7 @@ impl<R: Read> Read for DecodingReader<R> {
 /// neither, the file is called UTF-8 if the bytes before the first invalid
 /// UTF-8 byte held non-ASCII UTF-8 text (a UTF-8 file with one broken byte:
 /// its error then names the broken byte's own line), else GB18030.
-pub fn detect_encoding<R: Read>(
+pub(crate) fn detect_encoding<R: Read>(
     choice: EncodingChoice,
     mut open: impl FnMut() -> io::Result<R>,
 ) -> io::Result<&'static Encoding> {

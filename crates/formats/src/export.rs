@@ -2,6 +2,7 @@
 //! the posting-level audit trail CSV (with formula-injection guarding and a
 //! running SHA-256 for the manifest).
 
+use crate::csv_guard::{GuardedCsv, LineEnd};
 use fundledger_core::journal::JournalEntry;
 use fundledger_core::Fen;
 use sha2::{Digest, Sha256};
@@ -61,7 +62,7 @@ pub fn write_journal_header(
 }
 
 /// The trail's columns, in order.
-pub const TRAIL_HEADER: [&str; 21] = [
+pub(crate) const TRAIL_HEADER: [&str; 21] = [
     "entry_no",
     "posting_no",
     "tx_id",
@@ -85,8 +86,10 @@ pub const TRAIL_HEADER: [&str; 21] = [
     "hash",
 ];
 
-/// The one formula guard, shared by every CSV writer.
-pub use crate::csv_guard::guard_cell;
+/// Trail columns written as they are (numbers, dates, kinds, timestamps and
+/// hashes fundledger renders itself); every other cell passes the formula
+/// guard.
+const TRAIL_VERBATIM_COLUMNS: [usize; 12] = [0, 1, 3, 4, 5, 7, 8, 15, 16, 17, 19, 20];
 
 /// A writer that hashes everything written through it.
 pub struct HashingWriter<W: Write> {
@@ -131,7 +134,7 @@ pub struct TrailTotals {
 
 /// Streams trail rows; memory does not grow with the number of postings.
 pub struct TrailWriter<W: Write> {
-    csv: csv::Writer<W>,
+    csv: GuardedCsv<W>,
     totals: TrailTotals,
 }
 
@@ -140,10 +143,7 @@ impl<W: Write> TrailWriter<W> {
         if bom {
             out.write_all("\u{feff}".as_bytes())?;
         }
-        let mut csv = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(out);
-        csv.write_record(TRAIL_HEADER)?;
+        let csv = GuardedCsv::new(out, LineEnd::CrLf, &TRAIL_HEADER, &TRAIL_VERBATIM_COLUMNS)?;
         Ok(TrailWriter {
             csv,
             totals: TrailTotals::default(),
@@ -151,7 +151,7 @@ impl<W: Write> TrailWriter<W> {
     }
 
     pub fn write_entry(&mut self, e: &JournalEntry) -> io::Result<()> {
-        let text = |v: &Option<String>| guard_cell(v.as_deref().unwrap_or("")).into_owned();
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
         for (i, p) in e.postings.iter().enumerate() {
             let (debit, credit) = if p.amount.0 >= 0 {
                 (p.amount, Fen::ZERO)
@@ -160,21 +160,21 @@ impl<W: Write> TrailWriter<W> {
             };
             self.totals.debit = Fen(self.totals.debit.0 + debit.0);
             self.totals.credit = Fen(self.totals.credit.0 + credit.0);
-            self.csv.write_record([
+            self.csv.write_record(&[
                 e.entry_no.to_string(),
                 (i + 1).to_string(),
-                guard_cell(&e.tx_id).into_owned(),
+                e.tx_id.clone(),
                 e.tx_date.clone(),
                 e.kind.clone(),
                 e.fiscal_year.map(|y| y.to_string()).unwrap_or_default(),
-                guard_cell(&p.account).into_owned(),
+                p.account.clone(),
                 debit.to_string(),
                 credit.to_string(),
                 text(&e.doc_no),
                 text(&e.voucher_no),
                 text(&e.region_code),
                 text(&e.project_code),
-                guard_cell(&e.description).into_owned(),
+                e.description.clone(),
                 text(&e.source_file),
                 e.source_line.map(|l| l.to_string()).unwrap_or_default(),
                 e.batch_id.to_string(),
@@ -191,7 +191,7 @@ impl<W: Write> TrailWriter<W> {
 
     pub fn finish(self) -> io::Result<(W, TrailTotals)> {
         let totals = self.totals;
-        let out = self.csv.into_inner().map_err(|e| e.into_error())?;
+        let out = self.csv.into_inner()?;
         Ok((out, totals))
     }
 }
@@ -199,6 +199,7 @@ impl<W: Write> TrailWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::csv_guard::guard_cell;
     use fundledger_core::journal::StoredPosting;
 
     #[test]

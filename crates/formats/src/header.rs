@@ -13,7 +13,7 @@ use fundledger_core::Unit;
 
 /// One column a layout knows.
 #[derive(Clone, Copy, Debug)]
-pub struct ColumnSpec {
+pub(crate) struct ColumnSpec {
     pub canonical: &'static str,
     pub aliases: &'static [&'static str],
     pub required: bool,
@@ -36,7 +36,7 @@ const fn col(
 
 /// The columns of one file layout.
 #[derive(Debug)]
-pub struct Layout {
+pub(crate) struct Layout {
     pub name: &'static str,
     pub columns: &'static [ColumnSpec],
     /// Groups of which at least one column must be present
@@ -45,7 +45,7 @@ pub struct Layout {
 }
 
 /// SPEC §4.4, indicator file, long form.
-pub const LONG: Layout = Layout {
+pub(crate) const LONG: Layout = Layout {
     name: "long-form indicator file",
     columns: &[
         col("doc_no", &["指标文号", "文号", "文件号"], true),
@@ -77,7 +77,7 @@ pub const LONG: Layout = Layout {
 };
 
 /// SPEC §4.6, disbursement file.
-pub const DISBURSEMENT: Layout = Layout {
+pub(crate) const DISBURSEMENT: Layout = Layout {
     name: "disbursement file",
     columns: &[
         col("voucher_no", &["支付凭证号", "凭证号", "拨款凭证号"], true),
@@ -114,7 +114,10 @@ impl Layout {
     }
 
     /// The column a normalised header text names, with the unit its suffix states.
-    pub fn match_header(&self, normalised: &str) -> Option<(&'static ColumnSpec, Option<Unit>)> {
+    pub(crate) fn match_header(
+        &self,
+        normalised: &str,
+    ) -> Option<(&'static ColumnSpec, Option<Unit>)> {
         let names = |spec: &ColumnSpec| {
             std::iter::once(spec.canonical)
                 .chain(spec.aliases.iter().copied())
@@ -137,7 +140,7 @@ impl Layout {
     }
 
     /// How many of these normalised header texts name a column of this layout.
-    pub fn known_count(&self, normalised: &[String]) -> usize {
+    pub(crate) fn known_count(&self, normalised: &[String]) -> usize {
         normalised
             .iter()
             .filter(|t| self.match_header(t).is_some())
@@ -145,7 +148,7 @@ impl Layout {
     }
 
     /// Does the header name this column (under any of its names)?
-    pub fn has_column(&self, normalised: &[String], canonical: &str) -> bool {
+    pub(crate) fn has_column(&self, normalised: &[String], canonical: &str) -> bool {
         normalised.iter().any(|t| {
             self.match_header(t)
                 .is_some_and(|(s, _)| s.canonical == canonical)
@@ -153,7 +156,7 @@ impl Layout {
     }
 
     /// Positions of the header cells that name any of `canonicals`.
-    pub fn positions(&self, normalised: &[String], canonicals: &[&str]) -> Vec<usize> {
+    pub(crate) fn positions(&self, normalised: &[String], canonicals: &[&str]) -> Vec<usize> {
         normalised
             .iter()
             .enumerate()
@@ -166,7 +169,7 @@ impl Layout {
     }
 
     /// The accepted names of a column, for messages.
-    pub fn expected_names(&self, canonical: &str) -> String {
+    pub(crate) fn expected_names(&self, canonical: &str) -> String {
         let spec = self.spec(canonical);
         let mut names: Vec<String> = vec![spec.canonical.to_string()];
         if spec.amount {
@@ -186,7 +189,7 @@ impl Layout {
 
 /// Where each known column of a layout sits in the header.
 #[derive(Clone, Debug)]
-pub struct HeaderMap {
+pub(crate) struct HeaderMap {
     columns: Vec<(&'static str, usize)>,
     texts: Vec<String>,
     pub line: u64,
@@ -195,7 +198,7 @@ pub struct HeaderMap {
 }
 
 impl HeaderMap {
-    pub fn index(&self, canonical: &str) -> Option<usize> {
+    pub(crate) fn index(&self, canonical: &str) -> Option<usize> {
         self.columns
             .iter()
             .find(|(c, _)| *c == canonical)
@@ -203,7 +206,7 @@ impl HeaderMap {
     }
 
     /// The header text as written, for messages (the canonical name if absent).
-    pub fn column_text(&self, canonical: &str) -> String {
+    pub(crate) fn column_text(&self, canonical: &str) -> String {
         self.index(canonical)
             .and_then(|i| self.texts.get(i))
             .cloned()
@@ -211,7 +214,7 @@ impl HeaderMap {
     }
 
     /// The row's cell in that column (`Empty` if the column is absent or the row short).
-    pub fn cell<'a>(&self, row: &'a RawRow, canonical: &str) -> &'a CellValue {
+    pub(crate) fn cell<'a>(&self, row: &'a RawRow, canonical: &str) -> &'a CellValue {
         const EMPTY: CellValue = CellValue::Empty;
         match self.index(canonical) {
             Some(i) => row.cell(i),
@@ -222,15 +225,38 @@ impl HeaderMap {
 
 /// Map a header row onto a layout. Errors (all of them): a required column
 /// missing (naming the accepted names), two columns meaning the same thing.
-pub fn map_header(
+pub(crate) fn map_header(
     layout: &Layout,
     header: &RawRow,
     file: &str,
 ) -> Result<HeaderMap, Vec<RowError>> {
     let texts: Vec<String> = header.cells.iter().map(crate::cells::cell_text).collect();
+    let mut errors = Vec::new();
+    let (columns, header_unit) = locate_columns(layout, &texts, header.line, file, &mut errors);
+    errors.extend(missing_columns(layout, &columns, header.line, file));
+    if errors.is_empty() {
+        Ok(HeaderMap {
+            columns,
+            texts,
+            line: header.line,
+            header_unit,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// Each known column's position and the unit the amount header states; a
+/// second column meaning the same thing is an error.
+fn locate_columns(
+    layout: &Layout,
+    texts: &[String],
+    line: u64,
+    file: &str,
+    errors: &mut Vec<RowError>,
+) -> (Vec<(&'static str, usize)>, Option<Unit>) {
     let mut columns: Vec<(&'static str, usize)> = Vec::new();
     let mut header_unit = None;
-    let mut errors = Vec::new();
     for (index, text) in texts.iter().enumerate() {
         let Some((spec, unit)) = layout.match_header(&normalise_header(text)) else {
             continue;
@@ -238,7 +264,7 @@ pub fn map_header(
         if let Some(&(_, first)) = columns.iter().find(|(c, _)| *c == spec.canonical) {
             errors.push(RowError::at(
                 file,
-                header.line,
+                line,
                 Some(text),
                 format!(
                     "columns `{}` and `{}` both mean {}; keep one",
@@ -252,11 +278,22 @@ pub fn map_header(
             header_unit = unit;
         }
     }
+    (columns, header_unit)
+}
+
+/// The required columns, and the one-of groups, that the header lacks.
+fn missing_columns(
+    layout: &Layout,
+    columns: &[(&'static str, usize)],
+    line: u64,
+    file: &str,
+) -> Vec<RowError> {
+    let mut errors = Vec::new();
     for spec in layout.columns.iter().filter(|s| s.required) {
         if !columns.iter().any(|(c, _)| *c == spec.canonical) {
             errors.push(RowError::at(
                 file,
-                header.line,
+                line,
                 None,
                 format!(
                     "{}: required column {} is missing (expected one of: {})",
@@ -272,7 +309,7 @@ pub fn map_header(
             let names: Vec<String> = group.iter().map(|g| layout.expected_names(g)).collect();
             errors.push(RowError::at(
                 file,
-                header.line,
+                line,
                 None,
                 format!(
                     "{}: one of the columns {} is required (expected one of: {})",
@@ -283,22 +320,13 @@ pub fn map_header(
             ));
         }
     }
-    if errors.is_empty() {
-        Ok(HeaderMap {
-            columns,
-            texts,
-            line: header.line,
-            header_unit,
-        })
-    } else {
-        Err(errors)
-    }
+    errors
 }
 
 /// The unit of the file's amounts from its three possible sources: the amount
 /// column's header suffix, a `单位：…` preamble line, `--unit`. They must agree,
 /// and at least one must be there: a 万元 table read as yuan is a 10,000× error.
-pub fn resolve_unit(
+pub(crate) fn resolve_unit(
     file: &str,
     header: &HeaderMap,
     amount_column: &str,
@@ -341,7 +369,7 @@ pub fn resolve_unit(
 }
 
 /// The columns of one data row, collecting every problem found in it.
-pub struct RowFields<'a> {
+pub(crate) struct RowFields<'a> {
     pub file: &'a str,
     pub header: &'a HeaderMap,
     pub row: &'a RawRow,
@@ -349,7 +377,7 @@ pub struct RowFields<'a> {
 }
 
 impl<'a> RowFields<'a> {
-    pub fn new(file: &'a str, header: &'a HeaderMap, row: &'a RawRow) -> Self {
+    pub(crate) fn new(file: &'a str, header: &'a HeaderMap, row: &'a RawRow) -> Self {
         RowFields {
             file,
             header,
@@ -358,18 +386,18 @@ impl<'a> RowFields<'a> {
         }
     }
 
-    pub fn cell(&self, canonical: &str) -> &'a CellValue {
+    pub(crate) fn cell(&self, canonical: &str) -> &'a CellValue {
         self.header.cell(self.row, canonical)
     }
 
     /// The trimmed text of a cell, None if blank or absent.
-    pub fn text(&self, canonical: &str) -> Option<String> {
+    pub(crate) fn text(&self, canonical: &str) -> Option<String> {
         let text = crate::cells::cell_text(self.cell(canonical));
         (!text.is_empty()).then_some(text)
     }
 
     /// Record a problem in a column (named as the header writes it).
-    pub fn error(&mut self, canonical: &str, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, canonical: &str, message: impl Into<String>) {
         let column = self.header.column_text(canonical);
         self.errors.push(RowError::at(
             self.file,
@@ -380,7 +408,7 @@ impl<'a> RowFields<'a> {
     }
 
     /// A required cell's text; an error if blank.
-    pub fn required_text(&mut self, canonical: &str) -> Option<String> {
+    pub(crate) fn required_text(&mut self, canonical: &str) -> Option<String> {
         let text = self.text(canonical);
         if text.is_none() {
             self.error(canonical, format!("{canonical} is empty (required)"));
@@ -389,7 +417,7 @@ impl<'a> RowFields<'a> {
     }
 
     /// Parse a cell's text with `parse`, recording its error.
-    pub fn parsed<T, E: std::fmt::Display>(
+    pub(crate) fn parsed<T, E: std::fmt::Display>(
         &mut self,
         canonical: &str,
         required: bool,
@@ -410,7 +438,7 @@ impl<'a> RowFields<'a> {
     }
 
     /// A date cell (any SPEC §4.2 form or an xlsx date).
-    pub fn date(&mut self, canonical: &str, required: bool) -> Option<chrono::NaiveDate> {
+    pub(crate) fn date(&mut self, canonical: &str, required: bool) -> Option<chrono::NaiveDate> {
         match crate::cells::parse_date_cell(self.cell(canonical)) {
             Ok(Some(date)) => Some(date),
             Ok(None) => {
@@ -428,7 +456,7 @@ impl<'a> RowFields<'a> {
 
     /// The amount: required, whole fen in `unit`; zero is recorded as an error
     /// but still returned (it adds nothing to a 合计 check).
-    pub fn amount(&mut self, unit: Unit) -> Option<fundledger_core::Fen> {
+    pub(crate) fn amount(&mut self, unit: Unit) -> Option<fundledger_core::Fen> {
         match crate::cells::parse_amount_cell(self.cell("amount"), unit) {
             Ok(Some(fen)) if fen.is_zero() => {
                 self.error(
@@ -450,7 +478,7 @@ impl<'a> RowFields<'a> {
     }
 
     /// An optional fiscal-year cell.
-    pub fn fiscal_year(&mut self) -> Option<i32> {
+    pub(crate) fn fiscal_year(&mut self) -> Option<i32> {
         match crate::cells::parse_year_cell(self.cell("fiscal_year")) {
             Ok(year) => year,
             Err(e) => {
@@ -462,7 +490,7 @@ impl<'a> RowFields<'a> {
 }
 
 /// Is this a 合计/总计 total row (by its region name, or its first cell)?
-pub fn is_total_row(header: &HeaderMap, row: &RawRow) -> bool {
+pub(crate) fn is_total_row(header: &HeaderMap, row: &RawRow) -> bool {
     let is_total = |cell: &CellValue| {
         matches!(
             normalise_header(&crate::cells::cell_text(cell)).as_str(),
@@ -473,7 +501,7 @@ pub fn is_total_row(header: &HeaderMap, row: &RawRow) -> bool {
 }
 
 /// Is this a 小计 subtotal row (`长沙市小计`, `小计`)?
-pub fn is_subtotal_row(header: &HeaderMap, row: &RawRow) -> bool {
+pub(crate) fn is_subtotal_row(header: &HeaderMap, row: &RawRow) -> bool {
     let is_sub =
         |cell: &CellValue| normalise_header(&crate::cells::cell_text(cell)).ends_with("小计");
     is_sub(header.cell(row, "region_name")) || is_sub(row.cell(0))
@@ -529,6 +557,73 @@ mod tests {
                 "原支付凭证号",
                 Some(("original_voucher_no", None)),
             ),
+            (&DISBURSEMENT, "用途", Some(("memo", None))),
+        ];
+        for (layout, text, expected) in table {
+            check_match(layout, text, *expected);
+        }
+    }
+
+    /// Every header cell of the Guangdong 2021 and Hunan 2020 fixtures maps to
+    /// the column it mapped to before the header and catalog normalisers
+    /// became one (core `text::normalise_text`).
+    #[test]
+    fn fixture_headers_map_as_before() {
+        type Case<'a> = (&'a Layout, &'a str, Option<(&'a str, Option<Unit>)>);
+        let yuan = Some(Unit::Yuan);
+        let table: &[Case] = &[
+            // gd_2021_40_long.csv, hunan-2020/37_long.csv
+            (&LONG, "序号", None),
+            (&LONG, "指标文号", Some(("doc_no", None))),
+            (&LONG, "下达日期", Some(("doc_date", None))),
+            (&LONG, "区划代码", Some(("region_code", None))),
+            (&LONG, "地区名称", Some(("region_name", None))),
+            (&LONG, "项目编码", Some(("project_code", None))),
+            (&LONG, "项目名称", Some(("project_name", None))),
+            (&LONG, "金额（元）", Some(("amount", yuan))),
+            (&LONG, "备注", Some(("remark", None))),
+            // gd_2021_77_adjust.csv
+            (&LONG, "doc_no", Some(("doc_no", None))),
+            (&LONG, "doc_date", Some(("doc_date", None))),
+            (&LONG, "region_code", Some(("region_code", None))),
+            (&LONG, "region_name", Some(("region_name", None))),
+            (&LONG, "project_code", Some(("project_code", None))),
+            (&LONG, "amount_yuan", Some(("amount", yuan))),
+            (&LONG, "adjusts_doc_no", Some(("adjusts_doc_no", None))),
+            (&LONG, "remark", Some(("remark", None))),
+            // gd_2021_disbursements.csv, hunan-2020/disb_2020_*.csv
+            (&DISBURSEMENT, "支付凭证号", Some(("voucher_no", None))),
+            (&DISBURSEMENT, "凭证号", Some(("voucher_no", None))),
+            (&DISBURSEMENT, "拨款凭证号", Some(("voucher_no", None))),
+            (&DISBURSEMENT, "支付日期", Some(("paid_on", None))),
+            (&DISBURSEMENT, "拨付日期", Some(("paid_on", None))),
+            (&DISBURSEMENT, "实际支付日期", Some(("paid_on", None))),
+            (&DISBURSEMENT, "财政区划代码", Some(("region_code", None))),
+            (&DISBURSEMENT, "区划代码", Some(("region_code", None))),
+            (&DISBURSEMENT, "地区编码", Some(("region_code", None))),
+            (&DISBURSEMENT, "地区", Some(("region_name", None))),
+            (&DISBURSEMENT, "地区名称", Some(("region_name", None))),
+            (&DISBURSEMENT, "项目编码", Some(("project_code", None))),
+            (&DISBURSEMENT, "项目代码", Some(("project_code", None))),
+            (&DISBURSEMENT, "项目名称", Some(("project_name", None))),
+            (&DISBURSEMENT, "指标文号", Some(("doc_no", None))),
+            (&DISBURSEMENT, "预算年度", Some(("fiscal_year", None))),
+            (&DISBURSEMENT, "支付金额（元）", Some(("amount", yuan))),
+            (&DISBURSEMENT, "实际支付金额(元)", Some(("amount", yuan))),
+            (&DISBURSEMENT, "金额（元）", Some(("amount", yuan))),
+            (
+                &DISBURSEMENT,
+                "原支付凭证号",
+                Some(("original_voucher_no", None)),
+            ),
+            (
+                &DISBURSEMENT,
+                "原凭证号",
+                Some(("original_voucher_no", None)),
+            ),
+            (&DISBURSEMENT, "收款单位", Some(("payee", None))),
+            (&DISBURSEMENT, "收款人", Some(("payee", None))),
+            (&DISBURSEMENT, "摘要", Some(("memo", None))),
             (&DISBURSEMENT, "用途", Some(("memo", None))),
         ];
         for (layout, text, expected) in table {

@@ -13,7 +13,7 @@ use std::io::Read;
 
 /// The page's text, decoded strictly as CSV files are: `--encoding`, or
 /// UTF-8 (with or without BOM) if it is valid UTF-8, else GB18030.
-pub fn decode(bytes: Vec<u8>, choice: EncodingChoice) -> Result<String, String> {
+pub(crate) fn decode(bytes: Vec<u8>, choice: EncodingChoice) -> Result<String, String> {
     let encoding = detect_encoding(choice, || Ok(bytes.as_slice())).map_err(|e| e.to_string())?;
     let mut text = String::new();
     DecodingReader::new(bytes.as_slice(), encoding)
@@ -26,7 +26,7 @@ pub fn decode(bytes: Vec<u8>, choice: EncodingChoice) -> Result<String, String> 
 }
 
 /// The page's tables (outermost first, in document order).
-pub fn tables(text: &str) -> Result<Vec<(String, Vec<RawRow>)>, String> {
+pub(crate) fn tables(text: &str) -> Result<Vec<(String, Vec<RawRow>)>, String> {
     let page = Html::parse_document(text);
     let table_sel = Selector::parse("table").expect("valid selector");
     let mut out = Vec::new();

@@ -5,28 +5,28 @@
 use std::borrow::Cow;
 
 /// A workbook (xlsx/xls/ods) or HTML file is held in memory while it is read.
-pub const MAX_WORKBOOK_BYTES: u64 = 32 * 1024 * 1024;
+pub(crate) const MAX_WORKBOOK_BYTES: u64 = 32 * 1024 * 1024;
 /// Unpacked bytes of an xlsx part that is read whole (shared strings, styles).
-pub const MAX_UNPACKED_PART_BYTES: u64 = 48 * 1024 * 1024;
+pub(crate) const MAX_UNPACKED_PART_BYTES: u64 = 48 * 1024 * 1024;
 /// Columns in one row (a sheet's last used column, or fields of a CSV record).
-pub const MAX_COLUMNS: usize = 1_000;
+pub(crate) const MAX_COLUMNS: usize = 1_000;
 /// Rows of a sheet (its last used row number).
-pub const MAX_SHEET_ROWS: u64 = 1_048_576;
+pub(crate) const MAX_SHEET_ROWS: u64 = 1_048_576;
 /// Non-empty cells of one sheet.
-pub const MAX_SHEET_CELLS: u64 = 2_000_000;
+pub(crate) const MAX_SHEET_CELLS: u64 = 2_000_000;
 /// Bytes (UTF-8) of one cell.
-pub const MAX_CELL_BYTES: usize = 4 * 1024;
+pub(crate) const MAX_CELL_BYTES: usize = 4 * 1024;
 /// Bytes of one CSV record (one row, with its quoted line breaks).
-pub const MAX_RECORD_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_RECORD_BYTES: usize = 256 * 1024;
 /// Characters of a voucher number (a key of the ledger).
-pub const MAX_VOUCHER_NO_CHARS: usize = 64;
+pub(crate) const MAX_VOUCHER_NO_CHARS: usize = 64;
 /// Characters of cell text quoted in an error message.
-pub const SHOWN_CHARS: usize = 40;
+pub(crate) const SHOWN_CHARS: usize = 40;
 
 /// `text` as quoted in a message: whole when short, else its first
 /// `SHOWN_CHARS` characters and how long it was, so a huge cell never floods
 /// the terminal.
-pub fn shown(text: &str) -> Cow<'_, str> {
+pub(crate) fn shown(text: &str) -> Cow<'_, str> {
     match text.char_indices().nth(SHOWN_CHARS) {
         None => Cow::Borrowed(text),
         Some((cut, _)) => Cow::Owned(format!("{}…({} bytes)", &text[..cut], text.len())),
@@ -35,7 +35,7 @@ pub fn shown(text: &str) -> Cow<'_, str> {
 
 /// A message with every `quoted` cell text longer than `SHOWN_CHARS` cut as
 /// `shown` cuts it: a reader quoting a cell anywhere stays readable.
-pub fn shorten_quoted(message: String) -> String {
+pub(crate) fn shorten_quoted(message: String) -> String {
     let parts: Vec<&str> = message.split('`').collect();
     let cut_already = |p: &str| p.ends_with(" bytes)") && p.contains("…(");
     let long = |(i, p): (usize, &&str)| {
@@ -64,7 +64,7 @@ pub fn shorten_quoted(message: String) -> String {
 }
 
 /// Spreadsheet column letters of a 0-based column (0 → A, 16383 → XFD).
-pub fn column_letters(col: u64) -> String {
+pub(crate) fn column_letters(col: u64) -> String {
     let mut n = col + 1;
     let mut letters = Vec::new();
     while n > 0 {

@@ -10,7 +10,7 @@ use std::io::{BufReader, Cursor, Read};
 
 /// The extent of a sheet's non-empty cells: rows and columns it spans.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Extent {
+pub(crate) struct Extent {
     pub first_row: u64,
     pub last_row: u64,
     pub first_col: u64,
@@ -37,7 +37,7 @@ impl Extent {
     }
 
     /// Refuses a grid wider than `MAX_COLUMNS` or larger than `MAX_SHEET_CELLS`.
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         if !self.any {
             return Ok(());
         }
@@ -68,7 +68,7 @@ fn u32_at(data: &[u8], at: usize) -> Option<u64> {
 
 /// Every sheet of an XLS workbook stream (BIFF8 records) within the limits,
 /// including the size its DIMENSIONS record states (calamine reserves it).
-pub fn check_xls(bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn check_xls(bytes: &[u8]) -> Result<(), String> {
     let stream = xls_workbook_stream(bytes)?;
     let mut extent = Extent::default();
     let mut at = 0usize;
@@ -136,7 +136,7 @@ fn xls_workbook_stream(bytes: &[u8]) -> Result<Vec<u8>, String> {
 
 /// Every table of an ODS `content.xml` within the limits. Streams the XML:
 /// a repeated non-empty cell or row counts as many times as it repeats.
-pub fn check_ods(bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn check_ods(bytes: &[u8]) -> Result<(), String> {
     use quick_xml::events::Event;
     let mut archive =
         zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("damaged ODS: {e}"))?;

@@ -8,7 +8,7 @@ use fundledger_core::reconcile::{Report, Status};
 use fundledger_core::{Fen, ProjectCode, RegionCode};
 
 /// The CSV header other programs parse: exactly these columns, this order.
-pub const RECONCILE_HEADER: [&str; 15] = [
+pub(crate) const RECONCILE_HEADER: [&str; 15] = [
     "fiscal_year",
     "origin_year",
     "doc_no",
@@ -173,25 +173,21 @@ impl ReportRow {
 
 /// Indices of the amount columns (allocated, disbursed, outstanding): never
 /// altered by the formula guard, so `-20000.00` stays a number.
-pub const RECONCILE_AMOUNT_COLUMNS: [usize; 3] = [8, 9, 10];
+pub(crate) const RECONCILE_AMOUNT_COLUMNS: [usize; 3] = [8, 9, 10];
 
 /// The `--format csv` document, `\n` line ends, no BOM; text cells pass
 /// the formula guard (SPEC §9).
 pub fn reconcile_csv(rows: &[ReportRow]) -> String {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    w.write_record(RECONCILE_HEADER).expect("write to memory");
-    for r in rows {
-        let cells = crate::csv_guard::guard_record(&r.csv_cells(), &RECONCILE_AMOUNT_COLUMNS);
-        w.write_record(cells).expect("write to memory");
-    }
-    String::from_utf8(w.into_inner().expect("flush to memory")).expect("UTF-8 cells")
+    crate::csv_guard::csv_to_string(
+        &RECONCILE_HEADER,
+        rows.iter().map(ReportRow::csv_cells),
+        &RECONCILE_AMOUNT_COLUMNS,
+    )
 }
 
 /// Disbursed / allocated in basis points (1/100 of a percent), exact
 /// (integer arithmetic, rounded half up); None when nothing was allocated.
-pub fn rate_basis_points(disbursed: Fen, allocated: Fen) -> Option<i128> {
+pub(crate) fn rate_basis_points(disbursed: Fen, allocated: Fen) -> Option<i128> {
     if allocated.0 <= 0 {
         return None;
     }
@@ -310,7 +306,7 @@ pub fn rollup(rows: &[ReportRow], divisions: &DivisionTable, as_of: NaiveDate) -
 }
 
 /// `1234567.50` → `1,234,567.50`: for people (html), never for programs.
-pub fn fen_grouped(amount: Fen) -> String {
+pub(crate) fn fen_grouped(amount: Fen) -> String {
     let plain = amount.to_string();
     let (sign, digits) = match plain.strip_prefix('-') {
         Some(rest) => ("-", rest),

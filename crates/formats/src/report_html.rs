@@ -293,7 +293,8 @@ fn exceptions_table(rows: &[&ReportRow], l: &Labels) -> String {
 
 /// The printed page count: heading and chart, summary, then the exceptions
 /// (one page saying there are none when there are none).
-pub fn printed_pages(exceptions: usize) -> usize {
+#[cfg(test)] // only the tests ask this on its own
+pub(crate) fn printed_pages(exceptions: usize) -> usize {
     2 + exceptions.div_ceil(EXCEPTION_ROWS_PER_PAGE).max(1)
 }
 

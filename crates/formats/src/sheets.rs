@@ -14,7 +14,7 @@ use std::io::Cursor;
 type Bytes = Cursor<Vec<u8>>;
 
 /// An opened workbook or HTML page.
-pub enum Book {
+pub(crate) enum Book {
     /// Read cell by cell, so the sheet's size is checked before a grid exists.
     Xlsx(Box<Xlsx<Bytes>>),
     /// xls, xlsb, ods: calamine builds these sheets when it opens the file.
@@ -24,7 +24,7 @@ pub enum Book {
 }
 
 impl Book {
-    pub fn open(
+    pub(crate) fn open(
         container: Container,
         bytes: Vec<u8>,
         encoding: EncodingChoice,
@@ -65,7 +65,7 @@ impl Book {
         })
     }
 
-    pub fn sheet_names(&self) -> Vec<String> {
+    pub(crate) fn sheet_names(&self) -> Vec<String> {
         match self {
             Book::Xlsx(book) => book.sheet_names(),
             Book::Other(book) => book.sheet_names(),
@@ -74,7 +74,7 @@ impl Book {
     }
 
     /// The sheet's non-blank rows, with sheet row numbers.
-    pub fn load(&mut self, name: &str) -> Result<Vec<RawRow>, String> {
+    pub(crate) fn load(&mut self, name: &str) -> Result<Vec<RawRow>, String> {
         match self {
             Book::Xlsx(book) => load_xlsx(book, name),
             Book::Other(book) => {

@@ -41,7 +41,7 @@ impl RawRow {
 }
 
 /// How many non-blank lines may precede the header row (title, doc number, 单位).
-pub const MAX_PREAMBLE_LINES: usize = 10;
+pub(crate) const MAX_PREAMBLE_LINES: usize = 10;
 
 type CsvSource = csv::Reader<LineCounter<DecodingReader<HashingReader<File>>>>;
 
@@ -117,7 +117,7 @@ impl NewlineRun {
 /// current record only, with consecutive ones as a single run, so a flood of
 /// blank lines costs one entry. It also refuses a record longer than
 /// `MAX_RECORD_BYTES` before the csv crate buffers it.
-pub struct LineCounter<R> {
+pub(crate) struct LineCounter<R> {
     inner: R,
     offset: u64,
     pending_newlines: VecDeque<NewlineRun>,
@@ -253,7 +253,7 @@ pub struct Table {
 }
 
 /// Normalised texts of a row's cells (see `normalise_header`).
-pub fn normalised_texts(row: &RawRow) -> Vec<String> {
+pub(crate) fn normalised_texts(row: &RawRow) -> Vec<String> {
     row.cells
         .iter()
         .map(|c| normalise_header(&cell_text(c)))
@@ -270,7 +270,7 @@ fn joined_text(row: &RawRow) -> String {
 }
 
 /// What a layout's header looks like.
-pub struct HeaderRule<'a> {
+pub(crate) struct HeaderRule<'a> {
     /// Is this row (normalised texts) the layout's header?
     pub is_header: &'a dyn Fn(&[String]) -> bool,
     /// Columns of a header that a second header row must leave blank (the
@@ -300,7 +300,7 @@ pub fn open_table(
 /// Find the header of an opened input: the first non-blank row, among the
 /// first `MAX_PREAMBLE_LINES + 1`, that the rule recognises, in the sheet
 /// given by `--sheet` or else the one sheet that has such a row.
-pub fn open_input_table(
+pub(crate) fn open_input_table(
     input: Input,
     options: &ReadOptions,
     rule: &HeaderRule,

@@ -83,7 +83,7 @@ pub fn looks_wide(header: &[String]) -> bool {
 
 /// The region and total columns of a wide header: a second header row
 /// leaves them blank (they are merged down over both rows).
-pub fn key_columns(header: &[String]) -> Vec<usize> {
+pub(crate) fn key_columns(header: &[String]) -> Vec<usize> {
     header
         .iter()
         .enumerate()
@@ -450,27 +450,10 @@ fn read_header(header: &RawRow, ctx: &ImportContext, errors: &mut Errors) -> Opt
             continue;
         } else {
             project_headers += 1;
-            match project_column(&written, ctx) {
-                Ok((project, is_new)) => {
-                    let duplicate = projects.iter().find(|p| p.code == project.code);
-                    if let Some(first) = duplicate {
-                        let message = format!(
-                            "project {} already has the column {}",
-                            project.code, first.header
-                        );
-                        errors.at(line, Some(&written), message);
-                        continue;
-                    }
-                    projects.push(ProjectColumn {
-                        index,
-                        header: written.clone(),
-                        code: project.code.clone(),
-                        func_code: project.func_code.clone(),
-                    });
-                    if is_new {
-                        new_projects.push(project);
-                    }
-                }
+            let added = add_project_column(index, &written, ctx, &mut projects);
+            match added {
+                Ok(Some(project)) => new_projects.push(project),
+                Ok(None) => {}
                 Err(message) => errors.at(line, Some(&written), message),
             }
             continue;
@@ -503,6 +486,30 @@ fn read_header(header: &RawRow, ctx: &ImportContext, errors: &mut Errors) -> Opt
         new_projects,
         header_units,
     })
+}
+
+/// Adds the project column at `index`; the project when the catalog did not
+/// know it yet. A project with a column already is an error.
+fn add_project_column(
+    index: usize,
+    written: &str,
+    ctx: &ImportContext,
+    projects: &mut Vec<ProjectColumn>,
+) -> Result<Option<Project>, String> {
+    let (project, is_new) = project_column(written, ctx)?;
+    if let Some(first) = projects.iter().find(|p| p.code == project.code) {
+        return Err(format!(
+            "project {} already has the column {}",
+            project.code, first.header
+        ));
+    }
+    projects.push(ProjectColumn {
+        index,
+        header: written.to_string(),
+        code: project.code.clone(),
+        func_code: project.func_code.clone(),
+    });
+    Ok(is_new.then_some(project))
 }
 
 /// A project column: a catalog name, alias or code; or `CODE 名称` /

@@ -9,7 +9,7 @@ use sqlx::{AnyConnection, Row};
 
 /// Column type of a domain table, for reading rows back generically.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ColType {
+pub(crate) enum ColType {
     Int,
     Text,
     OptInt,
@@ -19,12 +19,12 @@ pub enum ColType {
 /// A domain table whose rows are each covered by one journal entry: the
 /// entry's `details` is `TABLE|col=value;…` over these columns, so `verify`
 /// detects a changed, missing or extra domain row.
-pub struct DomainTable {
+pub(crate) struct DomainTable {
     pub name: &'static str,
     pub columns: &'static [(&'static str, ColType)],
 }
 
-pub const INDICATOR_LINES: DomainTable = DomainTable {
+pub(crate) const INDICATOR_LINES: DomainTable = DomainTable {
     name: "indicator_lines",
     columns: &[
         ("doc_no", ColType::Text),
@@ -38,7 +38,7 @@ pub const INDICATOR_LINES: DomainTable = DomainTable {
         ("deadline_days", ColType::Int),
     ],
 };
-pub const REDUCTIONS: DomainTable = DomainTable {
+pub(crate) const REDUCTIONS: DomainTable = DomainTable {
     name: "reductions",
     columns: &[
         ("doc_no", ColType::Text),
@@ -51,7 +51,7 @@ pub const REDUCTIONS: DomainTable = DomainTable {
         ("remark", ColType::OptText),
     ],
 };
-pub const VOUCHERS: DomainTable = DomainTable {
+pub(crate) const VOUCHERS: DomainTable = DomainTable {
     name: "vouchers",
     columns: &[
         ("voucher_no", ColType::Text),
@@ -66,7 +66,7 @@ pub const VOUCHERS: DomainTable = DomainTable {
         ("memo", ColType::OptText),
     ],
 };
-pub const CARRIES: DomainTable = DomainTable {
+pub(crate) const CARRIES: DomainTable = DomainTable {
     name: "carries",
     columns: &[
         ("doc_no", ColType::Text),
@@ -81,7 +81,7 @@ pub const CARRIES: DomainTable = DomainTable {
         ("amount_fen", ColType::Int),
     ],
 };
-pub const RECOVERIES: DomainTable = DomainTable {
+pub(crate) const RECOVERIES: DomainTable = DomainTable {
     name: "recoveries",
     columns: &[
         ("doc_no", ColType::Text),
@@ -92,7 +92,7 @@ pub const RECOVERIES: DomainTable = DomainTable {
         ("amount_fen", ColType::Int),
     ],
 };
-pub const DOMAIN_TABLES: [&DomainTable; 5] = [
+pub(crate) const DOMAIN_TABLES: [&DomainTable; 5] = [
     &INDICATOR_LINES,
     &REDUCTIONS,
     &VOUCHERS,
@@ -102,7 +102,7 @@ pub const DOMAIN_TABLES: [&DomainTable; 5] = [
 
 impl DomainTable {
     /// `TABLE|col=value;…` with `\`, `;`, `=` and `|` escaped; NULL is `~`.
-    pub fn details(&self, row: &[Val]) -> String {
+    pub(crate) fn details(&self, row: &[Val]) -> String {
         assert_eq!(
             row.len(),
             self.columns.len(),
@@ -126,11 +126,11 @@ impl DomainTable {
         out
     }
 
-    pub fn column_names(&self) -> Vec<&'static str> {
+    pub(crate) fn column_names(&self) -> Vec<&'static str> {
         self.columns.iter().map(|(n, _)| *n).collect()
     }
 
-    pub fn read_row(&self, row: &sqlx::any::AnyRow) -> Result<Vec<Val>> {
+    pub(crate) fn read_row(&self, row: &sqlx::any::AnyRow) -> Result<Vec<Val>> {
         self.columns
             .iter()
             .enumerate()
@@ -159,7 +159,7 @@ fn escape(t: &str) -> String {
 
 /// Appends `tx` whose details describe `row` of `table`, then buffers the
 /// domain row itself with the new entry number.
-pub async fn append_with_row(
+pub(crate) async fn append_with_row(
     w: &mut WriteTx,
     table: &'static DomainTable,
     row: Vec<Val>,
@@ -171,7 +171,7 @@ pub async fn append_with_row(
 
 /// `append_with_row` for a caller that already holds `table.details(&row)`
 /// (the importers compute it once per row to decide "already present").
-pub async fn append_with_details(
+pub(crate) async fn append_with_details(
     w: &mut WriteTx,
     table: &'static DomainTable,
     row: Vec<Val>,
@@ -210,7 +210,7 @@ fn domain_insert_columns(table: &'static DomainTable) -> &'static [&'static str]
 }
 
 /// Sum of postings to exactly `account`, inside the caller's transaction.
-pub async fn account_balance(conn: &mut AnyConnection, account: &str) -> Result<Fen> {
+pub(crate) async fn account_balance(conn: &mut AnyConnection, account: &str) -> Result<Fen> {
     let sum: i64 = sqlx::query_scalar(
         "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM postings WHERE account = $1",
     )
@@ -233,7 +233,7 @@ impl PoolState {
     }
 }
 
-pub async fn pool_state(conn: &mut AnyConnection, year: i32) -> Result<Option<PoolState>> {
+pub(crate) async fn pool_state(conn: &mut AnyConnection, year: i32) -> Result<Option<PoolState>> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM journal WHERE kind = 'budget' AND fiscal_year = $1",
     )
@@ -264,14 +264,14 @@ pub enum BudgetOutcome {
 }
 
 /// The latest date closed by `close`, if any.
-pub async fn closed_through(conn: &mut AnyConnection) -> Result<Option<NaiveDate>> {
+pub(crate) async fn closed_through(conn: &mut AnyConnection) -> Result<Option<NaiveDate>> {
     let d: Option<String> = sqlx::query_scalar("SELECT MAX(through_date) FROM closings")
         .fetch_one(conn)
         .await?;
     d.map(|s| parse_date(&s)).transpose()
 }
 
-pub fn parse_date(s: &str) -> Result<NaiveDate> {
+pub(crate) fn parse_date(s: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| StoreError::Corrupt(format!("stored date `{s}` is not YYYY-MM-DD")))
 }

@@ -8,18 +8,33 @@
 //!   by one writer at a time and a failed command leaves nothing behind.
 //! - SQL is written once with `$N` placeholders, which both backends accept.
 
+// Every declared dependency is used (test targets are exempt: each test file
+// names only some of them).
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+// Short functions (clippy.toml: at most 70 lines) outside tests.
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+
 pub mod catalog;
+// Issue 15 part A reworks this module (visibility, and splitting its long
+// function): both allowances go when that lands.
+#[allow(unreachable_pub, clippy::too_many_lines)]
 mod imports;
-pub mod ledger;
-pub mod location;
+mod ledger;
+mod location;
 mod read;
 mod reconcile;
 pub mod roles;
+// Issue 15 part A reworks this module (visibility, and splitting its long
+// function): both allowances go when that lands.
+#[allow(unreachable_pub, clippy::too_many_lines)]
 mod rollover;
 pub mod seal;
+#[cfg(feature = "testing")]
 pub mod testing;
+// Issue 15 part A reworks this module; its visibility is tightened after that merge.
+#[allow(unreachable_pub)]
 mod verify;
-pub mod write;
+mod write;
 
 pub use imports::{ImportOutcome, IndicatorImport, LedgerRejection, VoucherImport};
 pub use ledger::{BudgetOutcome, PoolState};
@@ -66,6 +81,15 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Connections a SQLite pool holds: one writer at a time, a few readers
+/// beside it in WAL mode.
+const SQLITE_POOL_CONNECTIONS: u32 = 4;
+/// Connections a PostgreSQL pool holds.
+const POSTGRES_POOL_CONNECTIONS: u32 = 8;
+/// How long a SQLite connection waits for another writer's lock before
+/// failing (`PRAGMA busy_timeout`).
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 30_000;
+
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -98,7 +122,10 @@ impl Store {
             location::create_private_file(sqlite_path(url).expect("a sqlite URL has a path"))?;
         }
         let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .max_connections(match backend {
+                Backend::Sqlite => SQLITE_POOL_CONNECTIONS,
+                Backend::Postgres => POSTGRES_POOL_CONNECTIONS,
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -107,7 +134,10 @@ impl Store {
                         // a second writer wait instead of failing at once.
                         conn.execute("PRAGMA journal_mode = WAL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA busy_timeout = 30000").await?;
+                        conn.execute(
+                            format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}").as_str(),
+                        )
+                        .await?;
                         // FULL: a command that printed "added" survives a
                         // power cut (docs/adr/0004-durability.md).
                         conn.execute("PRAGMA synchronous = FULL").await?;

@@ -90,9 +90,20 @@ async fn stream_vouchers(
 
 const VOUCHER_COLUMNS: &str = "voucher_no, paid_on, fiscal_year, region_code, project_code, doc_no, amount_fen, original_voucher_no";
 
+/// Line-years by (fiscal year, line).
+type LineYears = BTreeMap<(i32, LineKey), LineYear>;
+
 /// Every line-year, read on `conn` (inside the caller's snapshot).
 async fn load_line_years(conn: &mut AnyConnection) -> Result<Vec<LineYear>> {
-    let mut years: BTreeMap<(i32, LineKey), LineYear> = BTreeMap::new();
+    let mut years: LineYears = BTreeMap::new();
+    load_original_lines(conn, &mut years).await?;
+    load_reductions(conn, &mut years).await?;
+    load_carries(conn, &mut years).await?;
+    Ok(years.into_values().collect())
+}
+
+/// Each indicator line is a line-year of its origin year.
+async fn load_original_lines(conn: &mut AnyConnection, years: &mut LineYears) -> Result<()> {
     let lines = sqlx::query(
         "SELECT doc_no, region_code, project_code, origin_year, doc_date, deadline_days, amount_fen \
          FROM indicator_lines",
@@ -119,6 +130,11 @@ async fn load_line_years(conn: &mut AnyConnection) -> Result<Vec<LineYear>> {
             },
         );
     }
+    Ok(())
+}
+
+/// A reduction is an allocation event of the line-year it reduces.
+async fn load_reductions(conn: &mut AnyConnection, years: &mut LineYears) -> Result<()> {
     let reductions = sqlx::query(
         "SELECT r.target_doc_no, r.region_code, r.project_code, r.doc_date, r.amount_fen, l.origin_year \
          FROM reductions r JOIN indicator_lines l ON l.doc_no = r.target_doc_no \
@@ -139,6 +155,11 @@ async fn load_line_years(conn: &mut AnyConnection) -> Result<Vec<LineYear>> {
             .ok_or_else(|| StoreError::Corrupt("reduction without its line".into()))?;
         line.allocation_events.push((date, Fen(r.try_get(4)?)));
     }
+    Ok(())
+}
+
+/// A carry is a line-year of the year after the one it left.
+async fn load_carries(conn: &mut AnyConnection, years: &mut LineYears) -> Result<()> {
     let carries = sqlx::query(
         "SELECT doc_no, to_region, project_code, from_year, origin_year, doc_date, deadline_days, carried_on, amount_fen \
          FROM carries",
@@ -167,7 +188,7 @@ async fn load_line_years(conn: &mut AnyConnection) -> Result<Vec<LineYear>> {
             },
         );
     }
-    Ok(years.into_values().collect())
+    Ok(())
 }
 
 fn voucher_in(r: &AnyRow) -> Result<VoucherIn> {

@@ -20,7 +20,7 @@ use sqlx::Executor;
 pub const OFFICER: &str = "fundledger_officer";
 pub const ADMIN: &str = "fundledger_admin";
 pub const AUDITOR: &str = "fundledger_auditor";
-pub const ROLES: [&str; 3] = [AUDITOR, OFFICER, ADMIN];
+pub(crate) const ROLES: [&str; 3] = [AUDITOR, OFFICER, ADMIN];
 
 /// Privileges on one table beyond SELECT (which all three roles have).
 /// `fundledger_admin` is a member of `fundledger_officer`, so `admin` lists
@@ -73,7 +73,7 @@ pub const TABLE_GRANTS: &[TableGrant] = &[
 
 /// Journal kinds an officer's import writes; the rest (budget, carryover,
 /// recovery) are the administrator's.
-pub const OFFICER_JOURNAL_KINDS: &[TxKind] = &[
+pub(crate) const OFFICER_JOURNAL_KINDS: &[TxKind] = &[
     TxKind::Allocation,
     TxKind::Adjustment,
     TxKind::Disbursement,

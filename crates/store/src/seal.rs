@@ -16,7 +16,7 @@ use fundledger_core::tx::{chain_hash, GENESIS_HASH};
 use sqlx::AnyConnection;
 
 /// The batch record itself.
-pub const BATCHES: DomainTable = DomainTable {
+pub(crate) const BATCHES: DomainTable = DomainTable {
     name: "batches",
     columns: &[
         ("batch_id", ColType::Int),
@@ -28,7 +28,7 @@ pub const BATCHES: DomainTable = DomainTable {
 };
 
 /// Rows written under a batch with no journal entry of their own.
-pub const CONTROL_TABLES: [&DomainTable; 3] = [
+pub(crate) const CONTROL_TABLES: [&DomainTable; 3] = [
     &DomainTable {
         name: "closings",
         columns: &[("through_date", ColType::Text)],
@@ -66,12 +66,12 @@ pub type JournalHead = (i64, String);
 
 /// The first line of a format-2 seal. A format-1 seal (written before
 /// release 0.2) has no such line and no catalog part.
-pub const FORMAT_2: &str = "seal|v=2";
+pub(crate) const FORMAT_2: &str = "seal|v=2";
 
 /// The project catalog: mutable (a later `projects import` replaces a
 /// project's name or aliases), so a seal records the whole catalog as it
 /// stood when the batch was sealed rather than "its" rows.
-pub const PROJECTS: DomainTable = DomainTable {
+pub(crate) const PROJECTS: DomainTable = DomainTable {
     name: "projects",
     columns: &[
         ("code", ColType::Text),
@@ -82,7 +82,7 @@ pub const PROJECTS: DomainTable = DomainTable {
 };
 
 /// Starts the catalog part of a format-2 seal: `projects catalog|rows=N;sha256=…`.
-pub const CATALOG_TAG: &str = "projects catalog|";
+pub(crate) const CATALOG_TAG: &str = "projects catalog|";
 
 /// Seal formats, by what their content covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,12 +174,12 @@ async fn table_lines(
 }
 
 /// The whole project catalog as it stands now, one line per project.
-pub async fn catalog_lines(conn: &mut AnyConnection) -> Result<Vec<String>> {
+pub(crate) async fn catalog_lines(conn: &mut AnyConnection) -> Result<Vec<String>> {
     table_lines(conn, &PROJECTS, None).await
 }
 
 /// `projects catalog|rows=N;sha256=…` over `lines`.
-pub fn catalog_summary(lines: &[String]) -> String {
+pub(crate) fn catalog_summary(lines: &[String]) -> String {
     let digest = chain_hash(GENESIS_HASH, lines.join("\n").as_bytes());
     format!("{CATALOG_TAG}rows={};sha256={digest}", lines.len())
 }
@@ -193,7 +193,10 @@ pub fn seal_hash(prev_hash: &str, content: &str) -> String {
 /// theirs is written. Format 2: each seal ends with the catalog's summary,
 /// and with every catalog row when the catalog differs from the one the
 /// previous seal recorded, so verify can name a changed project.
-pub async fn seal_batches(conn: &mut AnyConnection, batches: &[(i64, JournalHead)]) -> Result<()> {
+pub(crate) async fn seal_batches(
+    conn: &mut AnyConnection,
+    batches: &[(i64, JournalHead)],
+) -> Result<()> {
     let last: Option<(String, String)> =
         sqlx::query_as("SELECT hash, content FROM seals ORDER BY batch_id DESC LIMIT 1")
             .fetch_optional(&mut *conn)
@@ -234,7 +237,7 @@ pub async fn seal_batches(conn: &mut AnyConnection, batches: &[(i64, JournalHead
 }
 
 /// The catalog summary line a seal's content holds, if any.
-pub fn catalog_summary_of(content: &str) -> Option<String> {
+pub(crate) fn catalog_summary_of(content: &str) -> Option<String> {
     split_content(content)
         .1
         .first()

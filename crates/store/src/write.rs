@@ -14,6 +14,10 @@ use std::collections::BTreeMap;
 /// PostgreSQL advisory lock key for "one ledger writer at a time".
 const PG_WRITER_LOCK: i64 = 0x66_756e_646c; // "fundl"
 
+/// SQLite page cache of a writing command, in KiB (`PRAGMA cache_size`
+/// takes a negative number for KiB): 32 MB, see [`WriteTx::begin`].
+const SQLITE_WRITE_CACHE_KIB: u32 = 32_768;
+
 /// Most rows a buffer holds before it is written in one multi-row INSERT.
 const FLUSH_ROWS: usize = 500;
 
@@ -80,7 +84,8 @@ impl WriteTx {
                 // 1M vouchers); 32 MB keeps the whole command's peak RSS
                 // well under 64 MB. Statement journals go to memory, not to
                 // a temporary file per multi-row INSERT.
-                conn.execute("PRAGMA cache_size = -32768").await?;
+                conn.execute(format!("PRAGMA cache_size = -{SQLITE_WRITE_CACHE_KIB}").as_str())
+                    .await?;
                 conn.execute("PRAGMA temp_store = MEMORY").await?;
                 conn.execute("BEGIN IMMEDIATE").await?;
             }
@@ -301,7 +306,7 @@ fn canonical_text(v: &Option<String>) -> Option<String> {
     v.clone().filter(|t| !t.is_empty())
 }
 
-pub const JOURNAL_COLUMNS: &[&str] = &[
+pub(crate) const JOURNAL_COLUMNS: &[&str] = &[
     "entry_no",
     "tx_id",
     "tx_date",
@@ -320,7 +325,7 @@ pub const JOURNAL_COLUMNS: &[&str] = &[
     "prev_hash",
     "hash",
 ];
-pub const POSTING_COLUMNS: &[&str] = &["entry_no", "seq", "account", "amount_fen"];
+pub(crate) const POSTING_COLUMNS: &[&str] = &["entry_no", "seq", "account", "amount_fen"];
 
 /// One multi-row INSERT per chunk. PostgreSQL needs `$N` placeholders; on
 /// SQLite they are plain `?`, because sqlx looks every named parameter up

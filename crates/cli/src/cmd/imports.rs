@@ -7,6 +7,7 @@
 use super::{now, UsageError};
 use crate::{ImportCommand, ImportOptions, Outcome, ProjectsCommand, RegionsCommand};
 use anyhow::{bail, Context, Result};
+use fundledger_core::capped::Capped;
 use fundledger_core::catalog::ProjectCatalog;
 use fundledger_core::divisions::DivisionTable;
 use fundledger_core::domain::{IndicatorRow, Voucher};
@@ -26,6 +27,13 @@ use std::sync::Arc;
 
 /// Rows handed to the store at a time: bounded memory, few round trips.
 const CHUNK_ROWS: usize = 2000;
+
+/// Error messages an import keeps to print; past these it only counts, so a
+/// hostile file with millions of bad rows cannot grow memory without bound.
+const KEPT_ERRORS: usize = 1_000;
+
+/// Every error of the command, the first [`KEPT_ERRORS`] kept to be printed.
+type Errors = Capped<String>;
 
 pub async fn regions(store: &Store, command: RegionsCommand) -> Result<Outcome> {
     let RegionsCommand::Import { file } = command;
@@ -186,7 +194,7 @@ pub async fn import(store: &Store, command: ImportCommand) -> Result<Outcome> {
         "import disbursements"
     };
     let mut w = WriteTx::begin(store, what, None, &now()).await?;
-    let mut errors: Vec<String> = Vec::new();
+    let mut errors = Errors::new(KEPT_ERRORS);
     let (outcome, reports) = if indicators {
         import_indicator_files(&mut w, &files, &options, divisions, catalog, &mut errors).await?
     } else {
@@ -216,12 +224,10 @@ pub async fn import(store: &Store, command: ImportCommand) -> Result<Outcome> {
     }
     if verdict == Verdict::Refused {
         w.rollback().await?;
-        for e in &errors {
-            eprintln!("{}", crate::escape::escaped(e));
-        }
+        print_errors(&errors);
         bail!(
             "{} error(s): import refused: nothing was imported, the ledger is unchanged",
-            errors.len()
+            errors.total()
         );
     }
     let summary = total_line(&outcome, verdict, kind);
@@ -234,6 +240,20 @@ pub async fn import(store: &Store, command: ImportCommand) -> Result<Outcome> {
     }
     eprintln!("{summary}");
     Ok(Outcome::Ok)
+}
+
+/// The kept errors, then how many more there were.
+fn print_errors(errors: &Errors) {
+    for e in errors.kept() {
+        eprintln!("{}", crate::escape::escaped(e));
+    }
+    if errors.omitted() > 0 {
+        eprintln!(
+            "... and {} more error(s) not listed (the first {} are shown)",
+            errors.omitted(),
+            errors.kept().len()
+        );
+    }
 }
 
 /// How an import command ended, which decides every verb it prints.
@@ -446,11 +466,7 @@ async fn begin_file<T>(
 
 /// Opens an input file once; a file that cannot be read as a table is one
 /// more error of the command (`None`).
-fn open_file(
-    path: &Path,
-    options: &ImportOptions,
-    errors: &mut Vec<String>,
-) -> Result<Option<Input>> {
+fn open_file(path: &Path, options: &ImportOptions, errors: &mut Errors) -> Result<Option<Input>> {
     let label = path.display().to_string();
     let encoding = read_options(&label, options)?.encoding;
     match open_input(path, &label, encoding) {
@@ -469,12 +485,13 @@ async fn stream<T, S: Sink<T>>(
     sink: &mut S,
     reader: &mut dyn Iterator<Item = Result<T, fundledger_formats::RowError>>,
     label: &str,
-    errors: &mut Vec<String>,
+    errors: &mut Errors,
 ) -> Result<FileCounts> {
     let before = sink.counts();
     let bar = progress(label);
     let today = super::today();
     let mut chunk: Vec<T> = Vec::with_capacity(CHUNK_ROWS);
+    let mut errors_before = errors.total();
     for item in reader {
         bar.inc(1);
         match item {
@@ -488,6 +505,11 @@ async fn stream<T, S: Sink<T>>(
                 }
             }
             Err(e) => errors.push(e.to_string()),
+        }
+        if errors.total() > errors_before {
+            // The running count, on a terminal only (the bar is hidden otherwise).
+            errors_before = errors.total();
+            bar.set_message(format!("{label}: {errors_before} error(s) so far"));
         }
         if chunk.len() >= CHUNK_ROWS {
             sink.push(w, std::mem::take(&mut chunk)).await?;
@@ -504,7 +526,7 @@ async fn import_indicator_files(
     options: &ImportOptions,
     divisions: Arc<DivisionTable>,
     mut catalog: ProjectCatalog,
-    errors: &mut Vec<String>,
+    errors: &mut Errors,
 ) -> Result<(ImportOutcome, Vec<FileReport>)> {
     let mut reports = Vec::new();
     let mut imp = IndicatorImport::start(w, options.deadline_days).await?;
@@ -572,7 +594,7 @@ async fn import_voucher_files(
     options: &ImportOptions,
     divisions: Arc<DivisionTable>,
     catalog: ProjectCatalog,
-    errors: &mut Vec<String>,
+    errors: &mut Errors,
 ) -> Result<(ImportOutcome, Vec<FileReport>)> {
     let mut reports = Vec::new();
     let mut imp = VoucherImport::start(w).await?;

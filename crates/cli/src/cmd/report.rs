@@ -440,63 +440,10 @@ pub async fn rollover(store: &Store, args: RolloverArgs) -> Result<Outcome> {
         )
         .await?;
     let y = o.fiscal_year;
-    let carries: Vec<_> = o
-        .plan
-        .carries
-        .iter()
-        .map(|c| {
-            json!({
-                "doc_no": c.from.doc_no.to_string(), "region_code": c.from.region.to_string(),
-                "to_region_code": c.to.region.to_string(), "project_code": c.from.project.to_string(),
-                "origin_year": c.origin_year, "amount": c.amount.to_string(),
-            })
-        })
-        .collect();
-    let recoveries: Vec<_> = o
-        .plan
-        .recoveries
-        .iter()
-        .map(|r| {
-            json!({
-                "doc_no": r.key.doc_no.to_string(), "region_code": r.key.region.to_string(),
-                "project_code": r.key.project.to_string(), "origin_year": r.origin_year,
-                "amount": r.amount.to_string(),
-            })
-        })
-        .collect();
-    let exceptions: Vec<_> = o
-        .plan
-        .exceptions
-        .iter()
-        .map(|c| {
-            json!({
-                "doc_no": c.from.doc_no.to_string(), "region_code": c.from.region.to_string(),
-                "project_code": c.from.project.to_string(), "amount": c.amount.to_string(),
-                "reason": "over-disbursed: carried with negative outstanding",
-            })
-        })
-        .collect();
-    let status = if o.already_done {
-        "already_done"
-    } else if o.dry_run {
-        "dry_run"
-    } else {
-        "applied"
-    };
+    let status = rollover_status(&o);
     match args.format {
         TextFormat::Json => {
-            let doc = json!({
-                "fiscal_year": y,
-                "status": status,
-                "recover_after": args.recover_after,
-                "carried_total": o.carried_total().to_string(),
-                "recovered_total": o.recovered_total().to_string(),
-                "pool": o.pool.map(|p| p.budget.to_string()),
-                "unallocated": o.pool.map(|p| p.unallocated.to_string()),
-                "carries": carries,
-                "recoveries": recoveries,
-                "exceptions": exceptions,
-            });
+            let doc = rollover_json(&o, status, args.recover_after);
             crate::output::emit(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
         }
         TextFormat::Text => {
@@ -535,4 +482,71 @@ pub async fn rollover(store: &Store, args: RolloverArgs) -> Result<Outcome> {
         eprintln!("dry run: nothing written");
     }
     Ok(Outcome::Ok)
+}
+
+/// `already_done`, `dry_run` or `applied`.
+fn rollover_status(o: &fundledger_store::RolloverOutcome) -> &'static str {
+    if o.already_done {
+        "already_done"
+    } else if o.dry_run {
+        "dry_run"
+    } else {
+        "applied"
+    }
+}
+
+/// `rollover --format json`: the plan line by line, and its totals.
+fn rollover_json(
+    o: &fundledger_store::RolloverOutcome,
+    status: &str,
+    recover_after: i32,
+) -> serde_json::Value {
+    let carries: Vec<_> = o
+        .plan
+        .carries
+        .iter()
+        .map(|c| {
+            json!({
+                "doc_no": c.from.doc_no.to_string(), "region_code": c.from.region.to_string(),
+                "to_region_code": c.to.region.to_string(), "project_code": c.from.project.to_string(),
+                "origin_year": c.origin_year, "amount": c.amount.to_string(),
+            })
+        })
+        .collect();
+    let recoveries: Vec<_> = o
+        .plan
+        .recoveries
+        .iter()
+        .map(|r| {
+            json!({
+                "doc_no": r.key.doc_no.to_string(), "region_code": r.key.region.to_string(),
+                "project_code": r.key.project.to_string(), "origin_year": r.origin_year,
+                "amount": r.amount.to_string(),
+            })
+        })
+        .collect();
+    let exceptions: Vec<_> = o
+        .plan
+        .exceptions
+        .iter()
+        .map(|c| {
+            json!({
+                "doc_no": c.from.doc_no.to_string(), "region_code": c.from.region.to_string(),
+                "project_code": c.from.project.to_string(), "amount": c.amount.to_string(),
+                "reason": "over-disbursed: carried with negative outstanding",
+            })
+        })
+        .collect();
+    json!({
+        "fiscal_year": o.fiscal_year,
+        "status": status,
+        "recover_after": recover_after,
+        "carried_total": o.carried_total().to_string(),
+        "recovered_total": o.recovered_total().to_string(),
+        "pool": o.pool.map(|p| p.budget.to_string()),
+        "unallocated": o.pool.map(|p| p.unallocated.to_string()),
+        "carries": carries,
+        "recoveries": recoveries,
+        "exceptions": exceptions,
+    })
 }

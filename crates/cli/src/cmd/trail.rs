@@ -6,6 +6,7 @@ use crate::outfile;
 use crate::output::open_output;
 use crate::{ExportCommand, Outcome, TrailArgs};
 use anyhow::Result;
+use fundledger_core::catalog::ProjectCatalog;
 use fundledger_core::divisions::DivisionTable;
 use fundledger_core::{ProjectCode, RegionCode};
 use fundledger_formats::export::{
@@ -119,25 +120,7 @@ impl TrailFilter {
 async fn trail(store: &Store, db: &str, args: TrailArgs) -> Result<Outcome> {
     let divisions = store.division_table().await?;
     let catalog = store.project_catalog().await?;
-    let filter = TrailFilter {
-        fiscal_year: args.fiscal_year,
-        from: args
-            .from
-            .as_deref()
-            .map(|d| parse_date_arg("from", d).map(|d| d.to_string()))
-            .transpose()?,
-        to: args
-            .to
-            .as_deref()
-            .map(|d| parse_date_arg("to", d).map(|d| d.to_string()))
-            .transpose()?,
-        region: args.region.as_deref().map(super::region_arg).transpose()?,
-        project: args
-            .project
-            .as_deref()
-            .map(|p| super::project_arg(&catalog, p))
-            .transpose()?,
-    };
+    let filter = TrailFilter::from_args(&args, &catalog)?;
     // Both files are checked before either is written: a refused manifest
     // path leaves no CSV behind.
     let manifest_path = args.output.as_ref().map(|p| manifest_path(p));
@@ -147,18 +130,9 @@ async fn trail(store: &Store, db: &str, args: TrailArgs) -> Result<Outcome> {
         .transpose()?;
     let out = HashingWriter::new(open_output(args.output.as_deref(), args.force, db)?);
     let mut writer = TrailWriter::new(out, args.bom)?;
-    let max = store.max_entry_no().await?;
     let head = store.snapshot().await?.head_hash.unwrap_or_default();
     let seal_head = store.seal_head().await?;
-    let mut after = 0;
-    while after < max {
-        let page = store.journal_page(after).await?;
-        let Some(last) = page.last() else { break };
-        after = last.entry_no;
-        for e in page.into_iter().filter(|e| filter.keeps(e, &divisions)) {
-            writer.write_entry(&e)?;
-        }
-    }
+    write_entries(store, &mut writer, &filter, &divisions).await?;
     let (hashing, totals) = writer.finish()?;
     let (inner, sha256, bytes) = hashing.finish()?;
     inner.finish()?;
@@ -177,13 +151,7 @@ async fn trail(store: &Store, db: &str, args: TrailArgs) -> Result<Outcome> {
         "chain_head": head,
         "seal_head": seal_head,
         "bom": args.bom,
-        "filters": {
-            "fiscal_year": args.fiscal_year,
-            "from": filter.from,
-            "to": filter.to,
-            "region": filter.region.map(|r| r.to_string()),
-            "project": filter.project.as_ref().map(|p| p.to_string()),
-        },
+        "filters": filter.manifest_filters(),
     });
     match (&args.output, manifest_out) {
         (Some(p), Some(mut mout)) => {
@@ -201,6 +169,59 @@ async fn trail(store: &Store, db: &str, args: TrailArgs) -> Result<Outcome> {
         _ => eprintln!("{}", serde_json::to_string_pretty(&manifest)?),
     }
     Ok(Outcome::Ok)
+}
+
+impl TrailFilter {
+    /// The `export trail` filter options, parsed and checked.
+    fn from_args(args: &TrailArgs, catalog: &ProjectCatalog) -> Result<TrailFilter> {
+        let date = |name: &str, d: &Option<String>| {
+            d.as_deref()
+                .map(|d| parse_date_arg(name, d).map(|d| d.to_string()))
+                .transpose()
+        };
+        Ok(TrailFilter {
+            fiscal_year: args.fiscal_year,
+            from: date("from", &args.from)?,
+            to: date("to", &args.to)?,
+            region: args.region.as_deref().map(super::region_arg).transpose()?,
+            project: args
+                .project
+                .as_deref()
+                .map(|p| super::project_arg(catalog, p))
+                .transpose()?,
+        })
+    }
+
+    /// The filters as the manifest records them.
+    fn manifest_filters(&self) -> serde_json::Value {
+        serde_json::json!({
+            "fiscal_year": self.fiscal_year,
+            "from": self.from,
+            "to": self.to,
+            "region": self.region.map(|r| r.to_string()),
+            "project": self.project.as_ref().map(|p| p.to_string()),
+        })
+    }
+}
+
+/// Streams the journal page by page through the filter into the writer.
+async fn write_entries<W: Write>(
+    store: &Store,
+    writer: &mut TrailWriter<W>,
+    filter: &TrailFilter,
+    divisions: &DivisionTable,
+) -> Result<()> {
+    let max = store.max_entry_no().await?;
+    let mut after = 0;
+    while after < max {
+        let page = store.journal_page(after).await?;
+        let Some(last) = page.last() else { break };
+        after = last.entry_no;
+        for e in page.into_iter().filter(|e| filter.keeps(e, divisions)) {
+            writer.write_entry(&e)?;
+        }
+    }
+    Ok(())
 }
 
 /// `FILE.manifest.json` beside `FILE`.

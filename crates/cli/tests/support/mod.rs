@@ -5,7 +5,9 @@
 //! command left the ledger untouched.
 
 // Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
+// Its `pub` items are shared by the test binaries that include it, which
+// `unreachable_pub` cannot see.
+#![allow(dead_code, unreachable_pub)]
 
 pub use fundledger_store::testing::TestDb;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,9 @@
 //! under test are exactly what a real import writes.
 
 // Each test binary uses a different part of this module.
-#![allow(dead_code)]
+// Its `pub` items are shared by the test binaries that include it, which
+// `unreachable_pub` cannot see.
+#![allow(dead_code, unreachable_pub)]
 
 use chrono::NaiveDate;
 use fundledger_core::divisions::{Division, Level};
