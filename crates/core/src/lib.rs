@@ -5,6 +5,7 @@
 //! failures are typed errors with stable names.
 
 pub mod account;
+pub mod adjustments;
 pub mod catalog;
 pub mod divisions;
 pub mod domain;
@@ -15,7 +16,7 @@ pub mod reconcile;
 pub mod rollover;
 pub mod tx;
 
-pub use account::Account;
+pub use account::{Account, AccountKind, AccountParts};
 pub use domain::{DocNo, FiscalYear, LineKey, ProjectCode, RegionCode};
 pub use money::{Fen, MoneyError, Unit};
 pub use tx::{LedgerError, Posting, Transaction, TxKind, TxMeta};

@@ -58,6 +58,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Ledger(#[from] fundledger_core::LedgerError),
+    /// A sum of stored amounts past `i64` fen: only a forged row gets here.
+    #[error("stored amounts: {0}")]
+    Money(#[from] fundledger_core::MoneyError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("{0}")]

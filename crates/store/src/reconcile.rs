@@ -115,7 +115,7 @@ async fn load_line_years(conn: &mut AnyConnection) -> Result<Vec<LineYear>> {
                 origin_year: origin,
                 doc_date,
                 deadline_days: r.try_get(5)?,
-                allocation_events: vec![(doc_date, Fen(r.try_get(6)?))],
+                allocation_events: vec![(doc_date, Fen::new(r.try_get(6)?))],
             },
         );
     }
@@ -137,7 +137,7 @@ async fn load_line_years(conn: &mut AnyConnection) -> Result<Vec<LineYear>> {
         let line = years
             .get_mut(&(origin, k))
             .ok_or_else(|| StoreError::Corrupt("reduction without its line".into()))?;
-        line.allocation_events.push((date, Fen(r.try_get(4)?)));
+        line.allocation_events.push((date, Fen::new(r.try_get(4)?)));
     }
     let carries = sqlx::query(
         "SELECT doc_no, to_region, project_code, from_year, origin_year, doc_date, deadline_days, carried_on, amount_fen \
@@ -162,7 +162,7 @@ async fn load_line_years(conn: &mut AnyConnection) -> Result<Vec<LineYear>> {
                 deadline_days: r.try_get(6)?,
                 allocation_events: vec![(
                     parse_date(&r.try_get::<String, _>(7)?)?,
-                    Fen(r.try_get(8)?),
+                    Fen::new(r.try_get(8)?),
                 )],
             },
         );
@@ -184,7 +184,7 @@ fn voucher_in(r: &AnyRow) -> Result<VoucherIn> {
             .map(|d| DocNo::parse(&d))
             .transpose()
             .map_err(|e| corrupt("stored doc_no", e))?,
-        amount: Fen(r.try_get(6)?),
+        amount: Fen::new(r.try_get(6)?),
         original_voucher_no: r.try_get(7)?,
     })
 }

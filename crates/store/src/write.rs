@@ -201,13 +201,13 @@ impl WriteTx {
                 .entry(p.account.to_string())
                 .or_insert(0);
             *delta = delta
-                .checked_add(p.amount.0)
+                .checked_add(p.amount.as_i64())
                 .ok_or_else(|| StoreError::Refused("account balance overflows i64 fen".into()))?;
             let row = vec![
                 Val::Int(pos.entry_no),
                 Val::Int(seq as i64 + 1),
                 Val::Text(p.account.to_string()),
-                Val::Int(p.amount.0),
+                Val::Int(p.amount.as_i64()),
             ];
             self.push_row("postings", POSTING_COLUMNS, row).await?;
         }
