@@ -386,7 +386,11 @@ impl IndicatorImport {
         self.touched_years.insert(year);
         self.outcome.added += 1;
         self.outcome.applied_after_reading += 1;
-        self.outcome.amount_added = self.outcome.amount_added.checked_add(r.amount)?;
+        self.outcome.amount_added = self
+            .outcome
+            .amount_added
+            .checked_add(r.amount)
+            .map_err(|_| StoreError::Refused("import total overflows".into()))?;
         Ok(())
     }
 }
