@@ -1,9 +1,10 @@
-//! Issue 15 regression: stored amounts are untrusted. A forger with raw
-//! database access (append-only triggers dropped, as crates/cli/tests/
-//! tamper.rs does) can store amounts whose sums pass `i64`; `balance` and
-//! `verify` must then report a typed overflow, never print a wrapped figure
-//! (`balance --depth 1` over two pools of 90000000000000000.00 printed
-//! `4467440737095516.16`) and never panic.
+//! Issue 15 regression: what is read back from the database is untrusted.
+//! A forger with raw database access (append-only triggers dropped, as
+//! crates/cli/tests/tamper.rs does) can store amounts whose sums pass `i64`;
+//! `balance`, `reconcile` and `verify` must then report a typed overflow,
+//! never print a wrapped figure (`balance --depth 1` over two pools of
+//! 90000000000000000.00 printed `4467440737095516.16`) and never panic. A
+//! forged account name is corrupt data, not text to roll up.
 
 mod support;
 
@@ -116,5 +117,27 @@ fn reconcile_over_stored_lines_past_i64_is_an_overflow_error_not_a_panic() {
                 "report totals: ",
             );
         }
+    }
+}
+
+/// The store hands balances out as `Account`: a stored name that is not a
+/// valid account (here with `;`, an hledger comment) is corrupt data, named,
+/// not rolled up as text.
+#[test]
+fn balance_over_a_forged_account_name_is_corrupt_data() {
+    for db in TestDb::all() {
+        gd_ledger(&db);
+        forge(
+            &db,
+            &["INSERT INTO balances (account, balance_fen) VALUES ('pool;2098', 5)".to_string()],
+        );
+        let run = fl(&db, &["balance", "--depth", "1"]).expect_code(1);
+        assert!(
+            run.stderr
+                .contains("stored data is corrupt: balances row: account name `pool;2098`"),
+            "{:?}\n{}",
+            db.backend,
+            run.stderr
+        );
     }
 }
