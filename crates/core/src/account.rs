@@ -109,13 +109,8 @@ impl Account {
         name_parts(&self.0).fiscal_year
     }
 
-    /// The year, region and project the account names.
-    pub fn parts(&self) -> AccountParts<'_> {
-        name_parts(&self.0)
-    }
-
     /// The colon-separated components, most general first.
-    pub fn components(&self) -> impl Iterator<Item = &str> {
+    fn components(&self) -> impl Iterator<Item = &str> {
         self.0.split(':')
     }
 

@@ -16,7 +16,7 @@ pub mod reconcile;
 pub mod rollover;
 pub mod tx;
 
-pub use account::{Account, AccountKind, AccountParts};
+pub use account::{Account, AccountKind};
 pub use domain::{DocNo, FiscalYear, LineKey, ProjectCode, RegionCode};
 pub use money::{Fen, MoneyError, Unit};
 pub use tx::{LedgerError, Posting, Transaction, TxKind, TxMeta};

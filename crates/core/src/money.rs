@@ -126,12 +126,6 @@ impl Fen {
             .into_iter()
             .try_fold(Fen::ZERO, |acc, x| acc.checked_add(x))
     }
-
-    /// Sum of raw stored fen (read back from a database, so untrusted):
-    /// past `i64` it is `MoneyError::Overflow`, never a wrap.
-    pub fn checked_sum_i64<I: IntoIterator<Item = i64>>(items: I) -> Result<Fen, MoneyError> {
-        Fen::checked_sum(items.into_iter().map(Fen))
-    }
 }
 
 /// Plain decimal yuan with exactly two places, no separators: `-1234.50`.
@@ -212,16 +206,6 @@ mod tests {
             "sum [huge, -huge, huge]",
             Fen::checked_sum([huge, minus_huge, huge]),
             Ok(huge.as_i64()),
-        );
-        check_op(
-            "sum_i64 [max, 1]",
-            Fen::checked_sum_i64([i64::MAX, 1]),
-            OVER,
-        );
-        check_op(
-            "sum_i64 [max, -1]",
-            Fen::checked_sum_i64([i64::MAX, -1]),
-            Ok(i64::MAX - 1),
         );
     }
 
