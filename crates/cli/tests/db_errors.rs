@@ -170,7 +170,7 @@ fn a_new_sqlite_database_and_its_wal_and_shm_are_private() {
             .await
             .unwrap();
         store
-            .budget_set(2021, fundledger_core::Fen(100), "2026-01-01T00:00:00Z")
+            .budget_set(2021, fundledger_core::Fen::new(100), "2026-01-01T00:00:00Z")
             .await
             .unwrap();
         for suffix in ["-wal", "-shm"] {

@@ -20,6 +20,22 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Account(String);
 
+/// Which branch of the scheme an account is on, read from its leading (and,
+/// for a recovery, trailing) components: the one place a name is taken apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountKind {
+    /// `allocated:…`
+    Allocated,
+    /// `pool:…:recovered`
+    PoolRecovered,
+    /// `carryover:out:…`
+    CarriedOut,
+    /// `carryover:in:…`
+    CarriedIn,
+    /// anything else (`appropriation:Y`, `pool:Y`, `disbursed:…`, foreign names)
+    Other,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("account name `{0}` is not a valid hledger account name")]
 pub struct AccountNameError(pub String);
@@ -76,6 +92,28 @@ impl Account {
         Account(format!("{root}:{year}:{pref}:{region}:{project}"))
     }
 
+    /// The branch of the scheme this account is on.
+    pub fn kind(&self) -> AccountKind {
+        let parts: Vec<&str> = self.components().collect();
+        match parts.as_slice() {
+            ["allocated", _, ..] => AccountKind::Allocated,
+            ["pool", .., "recovered"] => AccountKind::PoolRecovered,
+            ["carryover", "out", _, ..] => AccountKind::CarriedOut,
+            ["carryover", "in", _, ..] => AccountKind::CarriedIn,
+            _ => AccountKind::Other,
+        }
+    }
+
+    /// The fiscal year the account belongs to: its first four-digit component.
+    pub fn fiscal_year(&self) -> Option<FiscalYear> {
+        name_parts(&self.0).fiscal_year
+    }
+
+    /// The colon-separated components, most general first.
+    fn components(&self) -> impl Iterator<Item = &str> {
+        self.0.split(':')
+    }
+
     /// The name cut to `depth` components (hledger `--depth`).
     pub fn at_depth(&self, depth: usize) -> &str {
         assert!(depth > 0, "depth must be positive");
@@ -83,6 +121,38 @@ impl Account {
             Some((i, _)) => &self.0[..i],
             None => &self.0,
         }
+    }
+}
+
+/// The year, region and project an account name carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AccountParts<'a> {
+    pub fiscal_year: Option<FiscalYear>,
+    pub region: Option<RegionCode>,
+    pub project: Option<&'a str>,
+}
+
+/// The parts of an account name, `root[:sub]:YEAR[:PREFECTURE:REGION:PROJECT]`
+/// (e.g. `carryover:in:2021:431100:431181:JS01` or `pool:2021:recovered`):
+/// the year is the first four-digit component. Works on any text, so a
+/// stored name is read the same way whether or not it is a valid account.
+pub fn name_parts(name: &str) -> AccountParts<'_> {
+    let parts: Vec<&str> = name.split(':').collect();
+    let is_code = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit());
+    let Some(at) = parts.iter().position(|s| is_code(s, 4)) else {
+        return AccountParts::default();
+    };
+    let fiscal_year = parts[at].parse().ok();
+    match parts.get(at + 1..at + 4) {
+        Some([pref, region, project]) if is_code(pref, 6) && is_code(region, 6) => AccountParts {
+            fiscal_year,
+            region: RegionCode::parse(region).ok(),
+            project: Some(*project),
+        },
+        _ => AccountParts {
+            fiscal_year,
+            ..AccountParts::default()
+        },
     }
 }
 
@@ -109,6 +179,67 @@ mod tests {
             Account::carried_in(2021, r, &p).as_str(),
             "carryover:in:2021:430100:430121:JS01"
         );
+    }
+
+    fn check_kind(name: &str, kind: AccountKind, year: Option<i32>) {
+        let account = Account::parse(name).unwrap();
+        assert_eq!(account.kind(), kind, "{name}");
+        assert_eq!(account.fiscal_year(), year, "{name}");
+    }
+
+    #[test]
+    fn kinds_and_years_come_from_the_name() {
+        use AccountKind::*;
+        check_kind("allocated:2020:430100:430121:JS01", Allocated, Some(2020));
+        check_kind("allocated", Other, None);
+        check_kind("pool:2021:recovered", PoolRecovered, Some(2021));
+        check_kind("pool:recovered", PoolRecovered, None);
+        check_kind("pool:2021", Other, Some(2021));
+        check_kind(
+            "carryover:out:2020:430100:430121:JS01",
+            CarriedOut,
+            Some(2020),
+        );
+        check_kind(
+            "carryover:in:2021:430100:430121:JS01",
+            CarriedIn,
+            Some(2021),
+        );
+        check_kind("carryover:in", Other, None);
+        check_kind("disbursed:2020:430100:430121:JS01", Other, Some(2020));
+        check_kind("appropriation:2020", Other, Some(2020));
+        check_kind("expenses:20201", Other, None);
+    }
+
+    fn check_parts(name: &str, year: Option<i32>, region: Option<&str>, project: Option<&str>) {
+        let got = name_parts(name);
+        assert_eq!(got.fiscal_year, year, "{name}");
+        assert_eq!(
+            got.region.map(|r| r.to_string()).as_deref(),
+            region,
+            "{name}"
+        );
+        assert_eq!(got.project, project, "{name}");
+    }
+
+    #[test]
+    fn parts_of_a_name() {
+        let (r, p) = (Some("431181"), Some("JS01"));
+        check_parts("carryover:in:2021:431100:431181:JS01", Some(2021), r, p);
+        check_parts("allocated:2020:431100:431181:JS01", Some(2020), r, p);
+        check_parts(
+            "disbursed:2021:430100:430100:JS02",
+            Some(2021),
+            Some("430100"),
+            Some("JS02"),
+        );
+        check_parts("carryover:out:2020:431100:431181:JS01", Some(2020), r, p);
+        check_parts("pool:2021:recovered", Some(2021), None, None);
+        check_parts("appropriation:2021", Some(2021), None, None);
+        check_parts("allocated:2020:4311:431181:JS01", Some(2020), None, None);
+        check_parts("allocated:2020:431100", Some(2020), None, None);
+        check_parts("expenses:misc", None, None, None);
+        check_parts("", None, None, None);
     }
 
     #[test]

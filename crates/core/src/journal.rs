@@ -126,12 +126,12 @@ mod tests {
                 StoredPosting {
                     seq: 1,
                     account: "disbursed:2020:430100:430121:JS02".into(),
-                    amount: Fen(100),
+                    amount: Fen::new(100),
                 },
                 StoredPosting {
                     seq: 2,
                     account: "allocated:2020:430100:430121:JS02".into(),
-                    amount: Fen(-100),
+                    amount: Fen::new(-100),
                 },
             ],
         }
@@ -162,7 +162,7 @@ mod tests {
             "entry 7: ",
         );
         check(
-            |e| e.postings[0].amount = Fen(101),
+            |e| e.postings[0].amount = Fen::new(101),
             "transaction disbursement:V1 does not balance",
         );
         check(

@@ -11,6 +11,7 @@
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 pub mod account;
+pub mod adjustments;
 pub mod capped;
 pub mod catalog;
 pub mod divisions;
@@ -23,7 +24,7 @@ pub mod rollover;
 pub mod text;
 pub mod tx;
 
-pub use account::Account;
+pub use account::{Account, AccountKind};
 pub use domain::{DocNo, FiscalYear, LineKey, ProjectCode, RegionCode};
 pub use money::{Fen, MoneyError, Unit};
 pub use tx::{LedgerError, Posting, Transaction, TxKind, TxMeta};

@@ -5,11 +5,14 @@ use rust_decimal::Decimal;
 use std::fmt;
 
 /// An amount of CNY in fen. Positive or negative; never fractional.
+/// The field is private so that money moves only through the checked
+/// operations below: a sum past `i64` is `MoneyError::Overflow`, never a wrap.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Fen(pub i64);
+pub struct Fen(i64);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
+    /// A sum or difference does not fit in 64-bit fen (stable name: `Overflow`).
     #[error("amount overflow: the figure does not fit in 64-bit fen")]
     Overflow,
     #[error(
@@ -56,6 +59,16 @@ impl Unit {
 impl Fen {
     pub const ZERO: Fen = Fen(0);
 
+    /// An amount of `fen` fen (0.01 yuan each).
+    pub const fn new(fen: i64) -> Fen {
+        Fen(fen)
+    }
+
+    /// The amount as a count of fen, for storing and printing.
+    pub const fn as_i64(self) -> i64 {
+        self.0
+    }
+
     /// Exact conversion of a decimal in `unit` to fen; refuses anything that is
     /// not a whole number of fen rather than rounding it.
     pub fn from_decimal(value: Decimal, unit: Unit) -> Result<Fen, MoneyError> {
@@ -93,6 +106,9 @@ impl Fen {
     }
     pub fn checked_neg(self) -> Result<Fen, MoneyError> {
         self.0.checked_neg().map(Fen).ok_or(MoneyError::Overflow)
+    }
+    pub fn checked_abs(self) -> Result<Fen, MoneyError> {
+        self.0.checked_abs().map(Fen).ok_or(MoneyError::Overflow)
     }
     pub fn is_zero(self) -> bool {
         self.0 == 0
@@ -160,5 +176,45 @@ mod tests {
         assert_eq!(Fen(i64::MAX).checked_add(Fen(1)), Err(MoneyError::Overflow));
         assert_eq!(Fen(i64::MIN).checked_neg(), Err(MoneyError::Overflow));
         assert_eq!(Fen::checked_sum([Fen(1), Fen(2)]), Ok(Fen(3)));
+    }
+
+    const OVER: Result<i64, MoneyError> = Err(MoneyError::Overflow);
+
+    fn check_op(name: &str, got: Result<Fen, MoneyError>, expected: Result<i64, MoneyError>) {
+        assert_eq!(got.map(Fen::as_i64), expected, "{name}");
+    }
+
+    #[test]
+    fn checked_ops_table() {
+        let (max, min) = (Fen::new(i64::MAX), Fen::new(i64::MIN));
+        let huge = Fen::new(9_000_000_000_000_000_000);
+        check_op("1 + 2", Fen::new(1).checked_add(Fen::new(2)), Ok(3));
+        check_op("max + 0", max.checked_add(Fen::ZERO), Ok(i64::MAX));
+        check_op("max + 1", max.checked_add(Fen::new(1)), OVER);
+        check_op("min + -1", min.checked_add(Fen::new(-1)), OVER);
+        check_op("huge + huge", huge.checked_add(huge), OVER);
+        check_op("5 - 7", Fen::new(5).checked_sub(Fen::new(7)), Ok(-2));
+        check_op("min - 1", min.checked_sub(Fen::new(1)), OVER);
+        check_op("0 - min", Fen::ZERO.checked_sub(min), OVER);
+        check_op("-max", max.checked_neg(), Ok(-i64::MAX));
+        check_op("|-5|", Fen::new(-5).checked_abs(), Ok(5));
+        check_op("|min|", min.checked_abs(), OVER);
+        check_op("sum []", Fen::checked_sum([]), Ok(0));
+        check_op("sum [huge, huge]", Fen::checked_sum([huge, huge]), OVER);
+        let minus_huge = Fen::new(-9_000_000_000_000_000_000);
+        check_op(
+            "sum [huge, -huge, huge]",
+            Fen::checked_sum([huge, minus_huge, huge]),
+            Ok(huge.as_i64()),
+        );
+    }
+
+    #[test]
+    fn the_overflow_error_has_a_stable_name_and_text() {
+        assert_eq!(format!("{:?}", MoneyError::Overflow), "Overflow");
+        assert_eq!(
+            MoneyError::Overflow.to_string(),
+            "amount overflow: the figure does not fit in 64-bit fen"
+        );
     }
 }

@@ -264,7 +264,7 @@ pub fn canonical_bytes(tx: &Transaction, pos: &ChainPosition) -> Vec<u8> {
     field("batch_id", &pos.batch_id.to_string());
     field("recorded_at", &pos.recorded_at);
     for p in &tx.postings {
-        field("posting", &format!("{} {}", p.account, p.amount.0));
+        field("posting", &format!("{} {}", p.account, p.amount.as_i64()));
     }
     out.into_bytes()
 }
@@ -306,7 +306,7 @@ mod tests {
             .into_iter()
             .map(|(a, f)| Posting {
                 account: acct(a),
-                amount: Fen(f),
+                amount: Fen::new(f),
             })
             .collect();
         Transaction::new(
@@ -345,8 +345,8 @@ mod tests {
         let t = tx(vec![("a", 5), ("b", -5)]).unwrap();
         let r = t.reversal("r:1".into(), day()).unwrap();
         assert_eq!(r.kind(), TxKind::Reversal);
-        assert_eq!(r.postings()[0].amount, Fen(-5));
-        assert_eq!(r.postings()[1].amount, Fen(5));
+        assert_eq!(r.postings()[0].amount, Fen::new(-5));
+        assert_eq!(r.postings()[1].amount, Fen::new(5));
     }
 
     #[test]
@@ -395,7 +395,7 @@ mod tests {
             if total != 0 { postings.push(("balance".into(), -total)); }
             let refs = postings.iter().map(|(a, f)| (a.as_str(), *f)).collect();
             if let Ok(t) = tx(refs) {
-                let sum: i64 = t.postings().iter().map(|p| p.amount.0).sum();
+                let sum: i64 = t.postings().iter().map(|p| p.amount.as_i64()).sum();
                 prop_assert_eq!(sum, 0);
             }
         }

@@ -35,9 +35,9 @@ fn lines_from(seeds: &[LineSeed]) -> Vec<LineYear> {
         .iter()
         .filter(|(d, r, p, ..)| seen.insert((*d, *r, *p)))
         .map(|&(d, r, p, date, amount, reduction)| {
-            let mut events = vec![(on(date), Fen(amount))];
+            let mut events = vec![(on(date), Fen::new(amount))];
             if let Some((later, cut)) = reduction {
-                events.push((on(date + later), Fen(-cut.min(amount))));
+                events.push((on(date + later), Fen::new(-cut.min(amount))));
             }
             LineYear {
                 key: LineKey {
@@ -69,7 +69,7 @@ fn vouchers_from(seeds: &[VoucherSeed]) -> Vec<VoucherIn> {
             region: RegionCode::from_u32(REGIONS[r]),
             project: ProjectCode::parse(PROJECTS[p]).unwrap(),
             doc_no: doc.map(|d| DocNo::parse(DOCS[d]).unwrap()),
-            amount: Fen(amount),
+            amount: Fen::new(amount),
             original_voucher_no: None,
         };
         if let Some((after, back)) = refund {
@@ -78,7 +78,7 @@ fn vouchers_from(seeds: &[VoucherSeed]) -> Vec<VoucherIn> {
                 voucher_no: format!("Z{i:03}"),
                 paid_on: on(date + after),
                 doc_no: None,
-                amount: Fen(-back),
+                amount: Fen::new(-back),
                 original_voucher_no: Some(payment.voucher_no.clone()),
                 ..payment.clone()
             });
@@ -119,8 +119,8 @@ fn params(as_of_offset: u64) -> ReconcileParams {
 }
 
 fn total_disbursed(report: &Report) -> i64 {
-    let matched: i64 = report.lines.iter().map(|r| r.disbursed.0).sum();
-    let unmatched: i64 = report.unmatched.iter().map(|u| u.amount.0).sum();
+    let matched: i64 = report.lines.iter().map(|r| r.disbursed.as_i64()).sum();
+    let unmatched: i64 = report.unmatched.iter().map(|u| u.amount.as_i64()).sum();
     matched + unmatched
 }
 
@@ -161,12 +161,12 @@ proptest! {
         let paid_by_d: i64 = vouchers
             .iter()
             .filter(|v| v.paid_on <= as_of_date)
-            .map(|v| v.amount.0)
+            .map(|v| v.amount.as_i64())
             .sum();
         let report = reconcile(lines, vouchers, params(as_of)).unwrap();
         prop_assert_eq!(total_disbursed(&report), paid_by_d);
         for row in &report.lines {
-            prop_assert_eq!(row.outstanding.0, row.allocated.0 - row.disbursed.0);
+            prop_assert_eq!(row.outstanding.as_i64(), row.allocated.as_i64() - row.disbursed.as_i64());
             // settled_on is set exactly when P >= A, except A = P = 0.
             let holds = row.disbursed >= row.allocated
                 && !(row.allocated.is_zero() && row.disbursed.is_zero());

@@ -16,7 +16,7 @@ fn day(text: &str) -> NaiveDate {
 }
 
 fn yuan(amount: i64) -> Fen {
-    Fen(amount * 100)
+    Fen::new(amount * 100)
 }
 
 /// `"12"` → 粤财社〔2021〕12号; `"2020/36"` → 粤财社〔2020〕36号.
@@ -733,8 +733,22 @@ fn reconcile_rejects_an_unknown_original_and_amount_overflow() {
         })
     );
     let huge = vec![
-        pay("V1", "2021-03-10", R1, "JS02", Some("12"), Fen(i64::MAX)),
-        pay("V2", "2021-03-11", R1, "JS02", Some("12"), Fen(i64::MAX)),
+        pay(
+            "V1",
+            "2021-03-10",
+            R1,
+            "JS02",
+            Some("12"),
+            Fen::new(i64::MAX),
+        ),
+        pay(
+            "V2",
+            "2021-03-11",
+            R1,
+            "JS02",
+            Some("12"),
+            Fen::new(i64::MAX),
+        ),
     ];
     assert_eq!(
         reconcile(lines, huge, params("2021-06-30")),
@@ -745,8 +759,8 @@ fn reconcile_rejects_an_unknown_original_and_amount_overflow() {
         R1,
         "JS02",
         "2021-03-05",
-        Fen(i64::MAX),
-        &[("2021-03-05", Fen(1))],
+        Fen::new(i64::MAX),
+        &[("2021-03-05", Fen::new(1))],
     );
     assert_eq!(
         reconcile(vec![overflowing_line], vec![], params("2021-06-30")),
@@ -759,8 +773,8 @@ fn reconcile_rejects_an_unknown_original_and_amount_overflow() {
             R1,
             "JS02",
             "2021-03-05",
-            Fen(i64::MAX),
-            &[("2021-03-05", Fen(1))],
+            Fen::new(i64::MAX),
+            &[("2021-03-05", Fen::new(1))],
         )],
         HashSet::new(),
         params("2021-06-30"),
@@ -830,7 +844,7 @@ fn gd_lines() -> Vec<LineYear> {
         440105,
         "JS04",
         "2021-05-10",
-        Fen(3_680_050),
+        Fen::new(3_680_050),
         &[],
     ));
     lines

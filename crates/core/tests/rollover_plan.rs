@@ -26,8 +26,8 @@ fn row(
     region: u32,
     disbursed_yuan: i64,
 ) -> LineRow {
-    let allocated = Fen(10_000);
-    let disbursed = Fen(disbursed_yuan * 100);
+    let allocated = Fen::new(10_000);
+    let disbursed = Fen::new(disbursed_yuan * 100);
     LineRow {
         key: key(doc, region, "JS02"),
         fiscal_year,
@@ -36,7 +36,7 @@ fn row(
         due_date: day(&format!("{origin_year}-04-14")),
         allocated,
         disbursed,
-        outstanding: Fen(allocated.0 - disbursed.0),
+        outstanding: Fen::new(allocated.as_i64() - disbursed.as_i64()),
         settled_on: None,
         status: Status::Overdue,
     }
@@ -94,7 +94,7 @@ fn check(rows: Vec<LineRow>, fiscal_year: FiscalYear, recover_after: i32, expect
             region: RegionCode::from_u32(430100),
             project: ProjectCode::parse("JS02").unwrap(),
             doc_no: None,
-            amount: Fen(500),
+            amount: Fen::new(500),
             reason: UnmatchedReason::NoCandidateLine,
         }],
     };

@@ -72,11 +72,16 @@ impl Grid {
 fn line_amount(i: u64, per_line: u64) -> Fen {
     let varied = 1_000_000 + (i % 97) * 10_000;
     let fen = varied.max(per_line * 100);
-    Fen(i64::try_from(fen).expect("fits"))
+    Fen::new(i64::try_from(fen).expect("fits"))
 }
 
 fn write_yuan(out: &mut impl Write, amount: Fen) -> std::io::Result<()> {
-    write!(out, "{}.{:02}", amount.0 / 100, amount.0 % 100)
+    write!(
+        out,
+        "{}.{:02}",
+        amount.as_i64() / 100,
+        amount.as_i64() % 100
+    )
 }
 
 pub fn gen_bench(out_dir: &Path, vouchers: u64, lines: u64) -> Result<BenchTotals> {
@@ -148,7 +153,7 @@ fn write_vouchers(
         // stop at day 180) and never before its line exists.
         let paid_day = doc_day + 1 + usize::try_from(round % 30).expect("fits");
         let per_line_fen = i64::try_from(per_line).expect("fits");
-        let amount = Fen(line_amount(i, per_line).0 / per_line_fen);
+        let amount = Fen::new(line_amount(i, per_line).as_i64() / per_line_fen);
         total = total.checked_add(amount)?;
         write!(
             out,

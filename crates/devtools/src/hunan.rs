@@ -10,7 +10,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use fundledger_core::{DocNo, Fen, RegionCode};
 
 /// 5166 万元: what Hunan passed down to cities and counties in 2020.
-pub const TOTAL_FEN: Fen = Fen(5_166_000_000);
+pub const TOTAL_FEN: Fen = Fen::new(5_166_000_000);
 /// SPEC §1: 30 days from the document date (Budget Law Art. 52).
 pub const DEADLINE_DAYS: i64 = 30;
 
@@ -301,7 +301,7 @@ impl Model {
         assert_eq!(pairs.len(), self.lines.len());
         for line in self.lines.iter().filter(|l| l.doc == Doc::No36) {
             assert_eq!(
-                line.amount.0 % 10_000,
+                line.amount.as_i64() % 10_000,
                 0,
                 "36号 is in whole hundreds of yuan"
             );
@@ -368,8 +368,8 @@ fn wide_columns(catalog: &[Project]) -> Vec<WideColumn> {
 /// Splits `total` into shares proportional to `weights`, each a multiple of
 /// `granularity_fen`; the remainder goes one step at a time to the first.
 pub fn distribute(total: Fen, weights: &[u64], granularity_fen: i64) -> Vec<Fen> {
-    assert!(granularity_fen > 0 && total.0 % granularity_fen == 0);
-    let steps = u128::try_from(total.0 / granularity_fen).expect("positive total");
+    assert!(granularity_fen > 0 && total.as_i64() % granularity_fen == 0);
+    let steps = u128::try_from(total.as_i64() / granularity_fen).expect("positive total");
     let weight_sum: u128 = weights.iter().map(|&w| u128::from(w)).sum();
     assert!(weight_sum > 0, "weights sum to zero");
     let mut shares: Vec<u128> = weights
@@ -384,7 +384,7 @@ pub fn distribute(total: Fen, weights: &[u64], granularity_fen: i64) -> Vec<Fen>
     }
     let result: Vec<Fen> = shares
         .into_iter()
-        .map(|s| Fen(i64::try_from(s).expect("share fits") * granularity_fen))
+        .map(|s| Fen::new(i64::try_from(s).expect("share fits") * granularity_fen))
         .collect();
     assert_eq!(Fen::checked_sum(result.iter().copied()), Ok(total));
     assert!(
@@ -489,7 +489,7 @@ fn lines_from_plans(
                 }
             })
             .collect();
-        let total = Fen(plan.total_yuan * 100);
+        let total = Fen::new(plan.total_yuan * 100);
         let shares = distribute(total, &weights, plan.granularity_fen);
         let project = project_index(catalog, plan.code);
         for (&recipient, amount) in plan.recipients.iter().zip(shares) {
@@ -547,7 +547,7 @@ struct Draft {
 
 /// `percent` of `amount`, rounded down to whole yuan.
 fn share_whole_yuan(amount: Fen, percent: i64) -> Fen {
-    let share = Fen(amount.0 * percent / 100 / 100 * 100);
+    let share = Fen::new(amount.as_i64() * percent / 100 / 100 * 100);
     assert!(share.is_positive() && share < amount);
     share
 }
@@ -596,7 +596,7 @@ fn disburse(
         line: None,
         recipient: county,
         project: js01,
-        amount: Fen(3_000_000),
+        amount: Fen::new(3_000_000),
         memo: format!("{}补助资金", catalog[js01].name),
         refund_of: None,
     });
@@ -641,7 +641,7 @@ fn plan_payments(
         }
         Fate::Missing => Vec::new(),
         Fate::Over => {
-            let over = full.checked_add(Fen(500_000)).expect("fits");
+            let over = full.checked_add(Fen::new(500_000)).expect("fits");
             vec![(day(rng.between(2, 29)), over, None, None)]
         }
         Fate::RefundDuplicate => {
@@ -731,19 +731,22 @@ mod tests {
 
     #[test]
     fn distribute_is_exact_and_positive() {
-        let shares = distribute(Fen(1_000_000), &[1, 2, 3, 4], 100);
-        assert_eq!(Fen::checked_sum(shares.iter().copied()), Ok(Fen(1_000_000)));
-        assert!(shares.iter().all(|s| s.0 % 100 == 0));
-        let equal = distribute(Fen(400_000_000), &[1; 40], 100);
-        assert!(equal.iter().all(|&s| s == Fen(10_000_000)));
+        let shares = distribute(Fen::new(1_000_000), &[1, 2, 3, 4], 100);
+        assert_eq!(
+            Fen::checked_sum(shares.iter().copied()),
+            Ok(Fen::new(1_000_000))
+        );
+        assert!(shares.iter().all(|s| s.as_i64() % 100 == 0));
+        let equal = distribute(Fen::new(400_000_000), &[1; 40], 100);
+        assert!(equal.iter().all(|&s| s == Fen::new(10_000_000)));
     }
 
     #[test]
     fn model_totals_are_exact() {
         let model = Model::build();
-        assert_eq!(model.total_allocated(), Fen(5_166_000_000));
-        assert_eq!(model.doc_total(Doc::No36), Fen(4_166_000_000));
-        assert_eq!(model.doc_total(Doc::No37), Fen(1_000_000_000));
+        assert_eq!(model.total_allocated(), Fen::new(5_166_000_000));
+        assert_eq!(model.doc_total(Doc::No36), Fen::new(4_166_000_000));
+        assert_eq!(model.doc_total(Doc::No37), Fen::new(1_000_000_000));
     }
 
     #[test]

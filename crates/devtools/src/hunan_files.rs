@@ -175,7 +175,7 @@ pub fn wide_csv_gb18030(model: &Model) -> Result<Vec<u8>> {
 /// 1e6 are exact doubles and IEEE division rounds correctly, so this is the
 /// double nearest the decimal, the same one Excel would store.
 fn xlsx_wan_value(amount: Fen) -> f64 {
-    let fen_for_excel = amount.0 as f64;
+    let fen_for_excel = amount.as_i64() as f64;
     fen_for_excel / 1_000_000.0
 }
 

@@ -41,7 +41,7 @@ is an error if both are given to one command), `37_long.csv`, and the twelve \
 `disb_2020_MM.csv`. `reconcile --as-of 2020-12-31` must agree with \
 `expected_summary.json`.\n\n",
         yuan_grouped(total),
-        total.0
+        total.as_i64()
     ));
 }
 

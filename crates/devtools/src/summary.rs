@@ -175,13 +175,13 @@ fn totals(model: &Model, outcomes: &[LineOutcome]) -> Totals {
         .map(|v| v.amount));
     let allocated = model.total_allocated();
     Totals {
-        allocated_fen: allocated.0,
+        allocated_fen: allocated.as_i64(),
         allocated_yuan: allocated.to_string(),
-        disbursed_net_fen: model.total_disbursed().0,
+        disbursed_net_fen: model.total_disbursed().as_i64(),
         disbursed_net_yuan: model.total_disbursed().to_string(),
-        matched_net_fen: matched.0,
-        unmatched_fen: unmatched.0,
-        outstanding_fen: allocated.checked_sub(matched).expect("fits").0,
+        matched_net_fen: matched.as_i64(),
+        unmatched_fen: unmatched.as_i64(),
+        outstanding_fen: allocated.checked_sub(matched).expect("fits").as_i64(),
         line_count: model.lines.len(),
         voucher_count: model.vouchers.len(),
         status_counts,
@@ -201,7 +201,7 @@ fn documents(model: &Model) -> Vec<DocumentTotal> {
                 Doc::No37 => vec![crate::hunan_files::LONG_CSV],
             },
             line_count: model.lines.iter().filter(|l| l.doc == doc).count(),
-            allocated_fen: model.doc_total(doc).0,
+            allocated_fen: model.doc_total(doc).as_i64(),
             allocated_yuan: model.doc_total(doc).to_string(),
         })
         .collect()
@@ -216,9 +216,9 @@ fn groups(model: &Model, outcomes: &[LineOutcome]) -> (Vec<GroupTotal>, Vec<Grou
         GroupTotal {
             code,
             name,
-            allocated_fen: allocated.0,
+            allocated_fen: allocated.as_i64(),
             allocated_yuan: allocated.to_string(),
-            disbursed_fen: sum(members.iter().map(|&i| disbursed_by_line(i))).0,
+            disbursed_fen: sum(members.iter().map(|&i| disbursed_by_line(i))).as_i64(),
         }
     };
     let projects = (0..model.catalog.len())
@@ -256,9 +256,13 @@ fn line_entries(model: &Model, outcomes: &[LineOutcome]) -> Vec<LineEntry> {
                 region_name: recipient.name.clone(),
                 project_code: project.code.to_string(),
                 project_name: project.name.clone(),
-                allocated_fen: line.amount.0,
-                disbursed_fen: outcome.disbursed.0,
-                outstanding_fen: line.amount.checked_sub(outcome.disbursed).expect("fits").0,
+                allocated_fen: line.amount.as_i64(),
+                disbursed_fen: outcome.disbursed.as_i64(),
+                outstanding_fen: line
+                    .amount
+                    .checked_sub(outcome.disbursed)
+                    .expect("fits")
+                    .as_i64(),
                 due_date: line.doc.due().to_string(),
                 settled_on: outcome.settled_on.map(|d| d.to_string()),
                 status: outcome.status.as_str(),
@@ -281,7 +285,7 @@ fn voucher_entries(model: &Model) -> Vec<VoucherEntry> {
             region_code: model.recipients[voucher.recipient].code.to_string(),
             project_code: model.catalog[voucher.project].code.to_string(),
             doc_no: voucher.doc_no.as_ref().map(|d| d.to_string()),
-            amount_fen: voucher.amount.0,
+            amount_fen: voucher.amount.as_i64(),
             original_voucher_no: voucher.original_voucher_no.clone(),
             matched_line: voucher.line.map(|i| {
                 let line = &model.lines[i];

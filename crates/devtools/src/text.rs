@@ -36,8 +36,8 @@ pub fn yuan_accounting(amount: Fen) -> String {
 
 /// Whole yuan without decimals (`12345`), otherwise two places.
 pub fn yuan_short(amount: Fen) -> String {
-    if amount.0 % 100 == 0 {
-        (amount.0 / 100).to_string()
+    if amount.as_i64() % 100 == 0 {
+        (amount.as_i64() / 100).to_string()
     } else {
         yuan_plain(amount)
     }
@@ -47,7 +47,7 @@ pub fn yuan_short(amount: Fen) -> String {
 pub fn wan_text(amount: Fen) -> String {
     let fen_per_wan: i64 = 1_000_000;
     let sign = if amount.is_negative() { "-" } else { "" };
-    let magnitude = amount.0.unsigned_abs();
+    let magnitude = amount.as_i64().unsigned_abs();
     let whole = magnitude / fen_per_wan.unsigned_abs();
     let fraction = format!("{:06}", magnitude % fen_per_wan.unsigned_abs());
     let trimmed = fraction.trim_end_matches('0');
@@ -151,20 +151,20 @@ mod tests {
 
     #[test]
     fn amounts_print_as_bureaus_write_them() {
-        check(yuan_plain(Fen(123_450)), "1234.50");
-        check(yuan_grouped(Fen(123_450)), "1,234.50");
-        check(yuan_grouped(Fen(-1_000_000_000)), "-10,000,000.00");
-        check(yuan_grouped(Fen(5)), "0.05");
-        check(yuan_grouped(Fen(10_000_000)), "100,000.00");
-        check(yuan_accounting(Fen(-123_400)), "(1,234.00)");
-        check(yuan_accounting(Fen(123_400)), "1,234.00");
-        check(yuan_short(Fen(1_234_500)), "12345");
-        check(yuan_short(Fen(1_234_550)), "12345.50");
-        check(wan_text(Fen(1_234_000)), "1.234");
-        check(wan_text(Fen(1_680_000_000)), "1680.00");
-        check(wan_text(Fen(3_680_050)), "3.68005");
-        check(wan_text(Fen(1)), "0.000001");
-        check(wan_text(Fen(-25_000_000)), "-25.00");
+        check(yuan_plain(Fen::new(123_450)), "1234.50");
+        check(yuan_grouped(Fen::new(123_450)), "1,234.50");
+        check(yuan_grouped(Fen::new(-1_000_000_000)), "-10,000,000.00");
+        check(yuan_grouped(Fen::new(5)), "0.05");
+        check(yuan_grouped(Fen::new(10_000_000)), "100,000.00");
+        check(yuan_accounting(Fen::new(-123_400)), "(1,234.00)");
+        check(yuan_accounting(Fen::new(123_400)), "1,234.00");
+        check(yuan_short(Fen::new(1_234_500)), "12345");
+        check(yuan_short(Fen::new(1_234_550)), "12345.50");
+        check(wan_text(Fen::new(1_234_000)), "1.234");
+        check(wan_text(Fen::new(1_680_000_000)), "1680.00");
+        check(wan_text(Fen::new(3_680_050)), "3.68005");
+        check(wan_text(Fen::new(1)), "0.000001");
+        check(wan_text(Fen::new(-25_000_000)), "-25.00");
     }
 
     #[test]

@@ -195,7 +195,7 @@ fn xlsx_of(
                         sheet.write_number(r, c, ordinal_for_excel)?;
                     }
                     Cell::Wan(amount) => {
-                        let fen_for_excel = amount.0 as f64;
+                        let fen_for_excel = amount.as_i64() as f64;
                         sheet.write_number_with_format(
                             r,
                             c,

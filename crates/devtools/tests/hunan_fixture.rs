@@ -133,7 +133,7 @@ fn wide_table_adds_up_row_by_row_and_block_by_block() {
     }
     close(&mut block);
     assert_eq!(amount_cells(&body[0]), leaves, "合计 row = sum of leaves");
-    assert_eq!(leaves[0], Fen(4_166_000_000));
+    assert_eq!(leaves[0], Fen::new(4_166_000_000));
 }
 
 fn long_rows() -> Vec<Vec<String>> {
@@ -161,9 +161,9 @@ fn documents_36_and_37_total_exactly_51_66_million() {
     assert_eq!(fen(&total_row[6], Unit::Yuan), long_total);
     assert_eq!(
         wide_total.checked_add(long_total).unwrap(),
-        Fen(5_166_000_000)
+        Fen::new(5_166_000_000)
     );
-    assert_eq!(Model::build().total_allocated(), Fen(5_166_000_000));
+    assert_eq!(Model::build().total_allocated(), Fen::new(5_166_000_000));
 }
 
 #[test]
@@ -212,7 +212,7 @@ fn xlsx_holds_the_same_cells_as_the_gb18030_csv() {
                 Data::Float(excel_value) if r > header && c >= 2 => {
                     // xlsx numeric cell in 万元: round to fen at once.
                     let fen_from_excel = (excel_value * 1_000_000.0).round() as i64;
-                    assert_eq!(Fen(fen_from_excel), fen(text, Unit::Wan), "({r},{c})");
+                    assert_eq!(Fen::new(fen_from_excel), fen(text, Unit::Wan), "({r},{c})");
                 }
                 Data::Float(excel_ordinal) => {
                     assert_eq!(format!("{excel_ordinal}"), text, "({r},{c})");
@@ -256,7 +256,7 @@ fn disbursement_files_add_up_to_the_model_and_stay_below_allocations() {
         }
     }
     assert_eq!(total, model.total_disbursed());
-    assert!(total <= Fen(5_166_000_000));
+    assert!(total <= Fen::new(5_166_000_000));
     let count = voucher_numbers.len();
     voucher_numbers.sort();
     voucher_numbers.dedup();

@@ -293,7 +293,7 @@ mod tests {
     fn check_amount(input: &str, unit: Unit, expected: Result<i64, &str>) {
         let got = parse_amount_text(input, unit);
         match (&got, &expected) {
-            (Ok(fen), Ok(want)) => assert_eq!(fen.0, *want, "`{input}` in {unit:?}"),
+            (Ok(fen), Ok(want)) => assert_eq!(fen.as_i64(), *want, "`{input}` in {unit:?}"),
             (Err(msg), Err(want)) => assert!(msg.contains(want), "`{input}`: {msg}"),
             _ => panic!("`{input}` in {unit:?}: got {got:?}, want {expected:?}"),
         }
@@ -357,7 +357,7 @@ mod tests {
     fn check_float(value: f64, unit: Unit, expected: Result<i64, &str>) {
         let got = parse_amount_cell(&CellValue::Number(value), unit);
         match (&got, &expected) {
-            (Ok(Some(fen)), Ok(want)) => assert_eq!(fen.0, *want, "{value} {unit:?}"),
+            (Ok(Some(fen)), Ok(want)) => assert_eq!(fen.as_i64(), *want, "{value} {unit:?}"),
             (Err(msg), Err(want)) => assert!(msg.contains(want), "{value}: {msg}"),
             _ => panic!("{value} {unit:?}: got {got:?}, want {expected:?}"),
         }

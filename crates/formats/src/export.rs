@@ -4,7 +4,7 @@
 
 use crate::csv_guard::{GuardedCsv, LineEnd};
 use fundledger_core::journal::JournalEntry;
-use fundledger_core::Fen;
+use fundledger_core::{Fen, MoneyError};
 use sha2::{Digest, Sha256};
 use std::io::{self, Write};
 
@@ -153,13 +153,15 @@ impl<W: Write> TrailWriter<W> {
     pub fn write_entry(&mut self, e: &JournalEntry) -> io::Result<()> {
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
         for (i, p) in e.postings.iter().enumerate() {
-            let (debit, credit) = if p.amount.0 >= 0 {
-                (p.amount, Fen::ZERO)
+            // Stored amounts are untrusted: a sum past i64 is an error, not a wrap.
+            let overflow = |e: MoneyError| io::Error::new(io::ErrorKind::InvalidData, e);
+            let (debit, credit) = if p.amount.is_negative() {
+                (Fen::ZERO, p.amount.checked_neg().map_err(overflow)?)
             } else {
-                (Fen::ZERO, Fen(-p.amount.0))
+                (p.amount, Fen::ZERO)
             };
-            self.totals.debit = Fen(self.totals.debit.0 + debit.0);
-            self.totals.credit = Fen(self.totals.credit.0 + credit.0);
+            self.totals.debit = self.totals.debit.checked_add(debit).map_err(overflow)?;
+            self.totals.credit = self.totals.credit.checked_add(credit).map_err(overflow)?;
             self.csv.write_record(&[
                 e.entry_no.to_string(),
                 (i + 1).to_string(),
@@ -240,7 +242,7 @@ mod tests {
                 .map(|((a, f), seq)| StoredPosting {
                     seq,
                     account: a.into(),
-                    amount: Fen(f),
+                    amount: Fen::new(f),
                 })
                 .collect(),
         }
@@ -255,8 +257,8 @@ mod tests {
         ]))
         .unwrap();
         let (bytes, totals) = w.finish().unwrap();
-        assert_eq!(totals.debit, Fen(150));
-        assert_eq!(totals.credit, Fen(150));
+        assert_eq!(totals.debit, Fen::new(150));
+        assert_eq!(totals.credit, Fen::new(150));
         assert_eq!(totals.rows, 2);
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.starts_with('\u{feff}'));

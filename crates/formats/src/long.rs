@@ -130,7 +130,7 @@ impl Totals {
                         "合计 row states {} 元 but {what} sum to {} 元 (difference {} 元)",
                         total.stated,
                         computed,
-                        Fen(total.stated.0.saturating_sub(computed.0))
+                        Fen::new(total.stated.as_i64().saturating_sub(computed.as_i64()))
                     ),
                 ));
             }

@@ -188,12 +188,12 @@ pub fn reconcile_csv(rows: &[ReportRow]) -> String {
 /// Disbursed / allocated in basis points (1/100 of a percent), exact
 /// (integer arithmetic, rounded half up); None when nothing was allocated.
 pub(crate) fn rate_basis_points(disbursed: Fen, allocated: Fen) -> Option<i128> {
-    if allocated.0 <= 0 {
+    if allocated.as_i64() <= 0 {
         return None;
     }
     Some(
-        (i128::from(disbursed.0) * 10_000 * 2 + i128::from(allocated.0))
-            / (2 * i128::from(allocated.0)),
+        (i128::from(disbursed.as_i64()) * 10_000 * 2 + i128::from(allocated.as_i64()))
+            / (2 * i128::from(allocated.as_i64())),
     )
 }
 
@@ -278,6 +278,9 @@ pub struct Rollup {
     pub unmatched_disbursed: Fen,
 }
 
+/// The caller makes sure the sum of the rows' amount magnitudes fits in
+/// `i64` fen (the cli checks it before any format is rendered), so every
+/// sum here fits: overflow is an invariant broken, not an input error.
 pub fn rollup(rows: &[ReportRow], divisions: &DivisionTable, as_of: NaiveDate) -> Rollup {
     let mut by_pref: std::collections::BTreeMap<RegionCode, RollupRow> = Default::default();
     let mut out = Rollup::default();
@@ -337,9 +340,9 @@ mod tests {
             region_name: text.into(),
             project: ProjectCode::parse("JS01").unwrap(),
             project_name: text.into(),
-            allocated: Some(Fen(-500)),
-            disbursed: Fen(-1),
-            outstanding: Some(Fen(-499)),
+            allocated: Some(Fen::new(-500)),
+            disbursed: Fen::new(-1),
+            outstanding: Some(Fen::new(-499)),
             due_date: None,
             settled_on: None,
             status,
@@ -366,8 +369,9 @@ mod tests {
 
     #[test]
     fn rates_are_exact() {
-        let check =
-            |d: i64, a: i64, want: &str| assert_eq!(rate_percent(Fen(d), Fen(a)), want, "{d}/{a}");
+        let check = |d: i64, a: i64, want: &str| {
+            assert_eq!(rate_percent(Fen::new(d), Fen::new(a)), want, "{d}/{a}")
+        };
         check(50, 100, "50.00%");
         check(1, 3, "33.33%");
         check(2, 3, "66.67%");
@@ -378,7 +382,7 @@ mod tests {
 
     #[test]
     fn grouped_amounts() {
-        let check = |fen: i64, want: &str| assert_eq!(fen_grouped(Fen(fen)), want, "{fen}");
+        let check = |fen: i64, want: &str| assert_eq!(fen_grouped(Fen::new(fen)), want, "{fen}");
         check(0, "0.00");
         check(5, "0.05");
         check(-5, "-0.05");

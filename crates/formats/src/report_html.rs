@@ -376,8 +376,8 @@ mod tests {
     #[test]
     fn scale_ends_at_100_or_above_the_highest_rate() {
         let p = |d: i64, a: i64| RollupRow {
-            disbursed: Fen(d),
-            allocated: Fen(a),
+            disbursed: Fen::new(d),
+            allocated: Fen::new(a),
             ..RollupRow::default()
         };
         assert_eq!(scale_basis_points(&[p(50, 100)]), 10_000);

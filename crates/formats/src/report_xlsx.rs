@@ -63,7 +63,7 @@ impl Cell {
 /// calamine reads back) exactly the fen.
 fn amount_value(amount: Fen) -> f64 {
     assert!(
-        amount.0.unsigned_abs() < 10u64.pow(15),
+        amount.as_i64().unsigned_abs() < 10u64.pow(15),
         "amount {amount} has more digits than a spreadsheet number keeps"
     );
     amount
@@ -517,7 +517,7 @@ mod tests {
 
     #[test]
     fn amount_cells_are_the_exact_decimal() {
-        let check = |fen: i64, want: f64| assert_eq!(amount_value(Fen(fen)), want, "{fen}");
+        let check = |fen: i64, want: f64| assert_eq!(amount_value(Fen::new(fen)), want, "{fen}");
         check(0, 0.0);
         check(1, 0.01);
         check(123_450, 1234.5);

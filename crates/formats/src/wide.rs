@@ -990,7 +990,7 @@ fn show(amount: Fen, unit: Unit) -> String {
         Unit::Yuan => 2,
         Unit::Wan => 6,
     };
-    let mut value = Decimal::new(amount.0, places).normalize();
+    let mut value = Decimal::new(amount.as_i64(), places).normalize();
     if value.scale() < 2 {
         value.rescale(2);
     }
@@ -1004,11 +1004,11 @@ mod tests {
     #[test]
     fn shows_amounts_in_their_unit() {
         let cases = [
-            (Fen(38_400_000), Unit::Wan, "38.40"),
-            (Fen(123), Unit::Wan, "0.000123"),
-            (Fen(100_000_000), Unit::Wan, "100.00"),
-            (Fen(12_345), Unit::Yuan, "123.45"),
-            (Fen(0), Unit::Yuan, "0.00"),
+            (Fen::new(38_400_000), Unit::Wan, "38.40"),
+            (Fen::new(123), Unit::Wan, "0.000123"),
+            (Fen::new(100_000_000), Unit::Wan, "100.00"),
+            (Fen::new(12_345), Unit::Yuan, "123.45"),
+            (Fen::new(0), Unit::Yuan, "0.00"),
         ];
         for (fen, unit, want) in cases {
             assert_eq!(show(fen, unit), want);

@@ -57,7 +57,7 @@ fn long_form_40() {
             key: key("粤财社〔2021〕40号", region, project),
             fiscal_year: 2021,
             doc_date: date(2021, 5, 10),
-            amount: Fen(amount),
+            amount: Fen::new(amount),
             func_code: None,
             remark: None,
             source: src(file, line),
@@ -74,7 +74,7 @@ fn long_form_40() {
     let summary = reader.summary();
     assert_eq!(summary.layout, IndicatorLayout::Long);
     assert_eq!(summary.rows_read, 3);
-    assert_eq!(summary.amount_total, Fen(23_680_050));
+    assert_eq!(summary.amount_total, Fen::new(23_680_050));
     assert!(summary.new_projects.is_empty());
 }
 
@@ -92,7 +92,7 @@ fn adjustment_77() {
             doc_date: date(2021, 8, 2),
             fiscal_year: 2021,
             target: key("粤财社〔2021〕12号", 440281, "JS02"),
-            amount: Fen(-2_000_000),
+            amount: Fen::new(-2_000_000),
             remark: Some("调减".to_string()),
             source: src(file, 2),
         })]
@@ -124,7 +124,7 @@ fn disbursements() {
             project: ProjectCode::parse(project).unwrap(),
             doc_no: doc.map(|d| DocNo::parse(d).unwrap()),
             fiscal_year: 2021,
-            amount: Fen(fen),
+            amount: Fen::new(fen),
             original_voucher_no: original.map(str::to_string),
             payee: Some(payee.to_string()),
             memo: Some(memo.to_string()),
@@ -268,7 +268,7 @@ fn disbursements() {
     ];
     assert_eq!(got, want);
     assert_eq!(reader.summary().rows_read, 11);
-    assert_eq!(reader.summary().amount_total, Fen(63_500_000));
+    assert_eq!(reader.summary().amount_total, Fen::new(63_500_000));
 }
 
 #[test]
@@ -280,5 +280,5 @@ fn wide_12_dispatches_to_the_wide_parser() {
     let summary = reader.summary();
     assert_eq!(summary.layout, IndicatorLayout::Wide);
     assert_eq!(summary.rows_read, 15);
-    assert_eq!(summary.amount_total, Fen(74_850_000));
+    assert_eq!(summary.amount_total, Fen::new(74_850_000));
 }

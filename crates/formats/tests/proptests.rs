@@ -131,7 +131,7 @@ proptest! {
             (true, false) => format!("-{body}"),
             (false, _) => body,
         };
-        prop_assert_eq!(parse_amount_text(&text, Unit::Yuan), Ok(Fen(fen)));
+        prop_assert_eq!(parse_amount_text(&text, Unit::Yuan), Ok(Fen::new(fen)));
     }
 }
 

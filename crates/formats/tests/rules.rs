@@ -412,7 +412,7 @@ fn accepted_gb18030_and_bom_and_utf8_forced() {
             panic!("{name}: not a line")
         };
         assert_eq!(line.key.to_string(), "湘财社指〔2021〕5号/431181/JS01");
-        assert_eq!(line.amount, Fen(100_000));
+        assert_eq!(line.amount, Fen::new(100_000));
     }
     // GB18030 bytes forced as UTF-8 are an error, never mojibake.
     let name = "long_gb18030.csv";
@@ -438,7 +438,7 @@ fn accepted_wan_preamble_with_new_project() {
         .map(|r| match r {
             IndicatorRow::Line(l) => (
                 l.key.to_string(),
-                l.amount.0,
+                l.amount.as_i64(),
                 l.source.line,
                 l.func_code.clone(),
             ),
@@ -470,7 +470,7 @@ fn accepted_wan_preamble_with_new_project() {
     );
     let summary = reader.summary();
     assert_eq!(summary.rows_read, 3);
-    assert_eq!(summary.amount_total, Fen(1_235_317_891));
+    assert_eq!(summary.amount_total, Fen::new(1_235_317_891));
     let new: Vec<(String, String)> = summary
         .new_projects
         .iter()
@@ -487,8 +487,8 @@ fn accepted_english_disbursements_in_wan() {
         .map(|r| r.unwrap_or_else(|e| panic!("{e}")))
         .collect();
     assert_eq!(vouchers.len(), 2);
-    assert_eq!(vouchers[0].amount, Fen(5_000_000));
-    assert_eq!(vouchers[1].amount, Fen(-500_000));
+    assert_eq!(vouchers[0].amount, Fen::new(5_000_000));
+    assert_eq!(vouchers[1].amount, Fen::new(-500_000));
     assert_eq!(vouchers[1].fiscal_year, 2021);
     assert_eq!(
         vouchers[1].paid_on,

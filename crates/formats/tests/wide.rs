@@ -56,11 +56,11 @@ fn summary(table: &WideTable) -> Vec<(u32, String, i64, u64)> {
         .lines
         .iter()
         .map(|l| {
-            assert_eq!(l.amount.0 % 100, 0, "whole yuan in this fixture");
+            assert_eq!(l.amount.as_i64() % 100, 0, "whole yuan in this fixture");
             (
                 l.key.region.as_u32(),
                 l.key.project.to_string(),
-                l.amount.0 / 100,
+                l.amount.as_i64() / 100,
                 l.source.line,
             )
         })
@@ -303,7 +303,7 @@ fn province_narrows_names() {
     let got: Vec<(u32, i64)> = table
         .lines
         .iter()
-        .map(|l| (l.key.region.as_u32(), l.amount.0))
+        .map(|l| (l.key.region.as_u32(), l.amount.as_i64()))
         .collect();
     assert_eq!(got, vec![(110105, 10_000), (110101, 20_000)]);
 }
@@ -329,7 +329,7 @@ fn code_column_and_new_project_column() {
             (
                 l.key.region.as_u32(),
                 l.key.project.to_string(),
-                l.amount.0,
+                l.amount.as_i64(),
                 func,
             )
         })
@@ -572,7 +572,7 @@ mod properties {
         if fen == 0 && zero_blank {
             String::new()
         } else {
-            Fen(fen).to_string()
+            Fen::new(fen).to_string()
         }
     }
 
@@ -633,7 +633,7 @@ mod properties {
             let rows = table_rows(&leaf_fen);
             let table = parse(&as_text(&rows, &blanks)).unwrap();
             let total = Fen::checked_sum(table.lines.iter().map(|l| l.amount)).unwrap();
-            prop_assert_eq!(total, Fen(rows[0][0]));
+            prop_assert_eq!(total, Fen::new(rows[0][0]));
             prop_assert!(table.lines.iter().all(|l| l.amount.is_positive()));
             let leaf_codes: Vec<u32> = vec![430100, 430102, 430121, 430212, 430200, 430300, 430671];
             prop_assert!(table.lines.iter().all(|l| leaf_codes.contains(&l.key.region.as_u32())));

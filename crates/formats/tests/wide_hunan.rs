@@ -49,14 +49,14 @@ fn hunan_36_xlsx_and_csv_agree() {
             (
                 l.key.region.to_string(),
                 l.key.project.to_string(),
-                l.amount.0,
+                l.amount.as_i64(),
             )
         })
         .collect();
     got.sort();
     assert_eq!(got, expected_lines("湘财社指〔2020〕36号"));
     let total = Fen::checked_sum(xlsx.iter().map(|l| l.amount)).unwrap();
-    assert_eq!(total, Fen(4_166_000_000));
+    assert_eq!(total, Fen::new(4_166_000_000));
 }
 
 /// (region, project, allocated fen) of one document's lines in the

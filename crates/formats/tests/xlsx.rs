@@ -193,7 +193,10 @@ fn xlsx_numbers_dates_and_rejections() {
         .map(|item| match item {
             Ok(IndicatorRow::Line(l)) => format!(
                 "{} {} {} line {}",
-                l.key, l.doc_date, l.amount.0, l.source.line
+                l.key,
+                l.doc_date,
+                l.amount.as_i64(),
+                l.source.line
             ),
             Ok(IndicatorRow::Reduction(_)) => "reduction".to_string(),
             Err(e) => e.to_string(),
@@ -221,7 +224,7 @@ fn xlsx_sheet_by_name_and_missing_sheet() {
     let IndicatorRow::Line(line) = &rows[0] else {
         panic!("not a line")
     };
-    assert_eq!(line.amount, Fen(3_680_050));
+    assert_eq!(line.amount, Fen::new(3_680_050));
     assert_eq!(line.doc_date, NaiveDate::from_ymd_opt(2021, 5, 11).unwrap());
     // Recognised by its ZIP magic bytes when the extension says nothing.
     let renamed = dir.path().join("book.dat");

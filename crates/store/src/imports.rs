@@ -10,6 +10,9 @@ use crate::ledger::{
 use crate::write::{placeholders, Val, WriteTx};
 use crate::{Result, StoreError};
 use chrono::NaiveDate;
+use fundledger_core::adjustments::{
+    check_reduction, check_refund, OriginalVoucher, ReductionTarget,
+};
 use fundledger_core::domain::{IndicatorLine, IndicatorRow, Reduction, Voucher};
 use fundledger_core::{Account, Fen, LineKey, Transaction, TxKind, TxMeta};
 use sqlx::Row;
@@ -271,7 +274,7 @@ impl IndicatorImport {
             Val::Text(l.key.project.to_string()),
             Val::Int(i64::from(l.fiscal_year)),
             Val::Text(date_text(l.doc_date)),
-            Val::Int(l.amount.0),
+            Val::Int(l.amount.as_i64()),
             Val::OptText(l.func_code.clone()),
             Val::OptText(l.remark.clone()),
             Val::Int(self.deadline_days),
@@ -373,8 +376,8 @@ impl IndicatorImport {
                 Some(p) if p.unallocated.is_negative() => Some(format!(
                     "allocations of fiscal year {year} would exceed its pool: pool {}, allocated {}, excess {}",
                     p.budget,
-                    p.allocated(),
-                    Fen(-p.unallocated.0)
+                    p.allocated()?,
+                    p.unallocated.checked_neg()?
                 )),
                 Some(_) => None,
             };
@@ -391,16 +394,7 @@ impl IndicatorImport {
     }
 
     async fn apply_reduction(&mut self, w: &mut WriteTx, r: Reduction) -> Result<()> {
-        let row = vec![
-            Val::Text(r.key.doc_no.to_string()),
-            Val::Text(r.key.region.to_string()),
-            Val::Text(r.key.project.to_string()),
-            Val::Text(r.target.doc_no.to_string()),
-            Val::Int(i64::from(r.fiscal_year)),
-            Val::Text(date_text(r.doc_date)),
-            Val::Int(r.amount.0),
-            Val::OptText(r.remark.clone()),
-        ];
+        let row = reduction_row(&r);
         let details = REDUCTIONS.details(&row);
         let existing = existing_reduction(w, &r).await?;
         match presence(existing.as_ref(), &self.batch_ids, &details, || {
@@ -416,85 +410,28 @@ impl IndicatorImport {
             }
             Presence::New => {}
         }
-        let target = sqlx::query(
-            "SELECT origin_year, amount_fen FROM indicator_lines WHERE doc_no = $1 AND region_code = $2 AND project_code = $3",
-        )
-        .bind(r.target.doc_no.to_string())
-        .bind(r.target.region.to_string())
-        .bind(r.target.project.to_string())
-        .fetch_optional(w.conn().await?)
-        .await?;
-        let Some(target) = target else {
-            self.reject(
-                &r.source,
-                Some("adjusts_doc_no"),
-                format!("reduces {} which is not in the ledger", r.target),
-            );
-            return Ok(());
+        let target = reduction_target(w, &r.target).await?;
+        let year = match check_reduction(&r, target.as_ref())? {
+            Ok(year) => year,
+            Err(refusal) => {
+                self.reject(&r.source, Some(refusal.column()), refusal.to_string());
+                return Ok(());
+            }
         };
-        let origin_year: i64 = target.try_get(0)?;
-        let original: i64 = target.try_get(1)?;
-        let reduced: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM reductions \
-             WHERE target_doc_no = $1 AND region_code = $2 AND project_code = $3",
-        )
-        .bind(r.target.doc_no.to_string())
-        .bind(r.target.region.to_string())
-        .bind(r.target.project.to_string())
-        .fetch_one(w.conn().await?)
-        .await?;
-        let remaining = original + reduced + r.amount.0;
-        if remaining < 0 {
-            self.reject(
-                &r.source,
-                Some("amount"),
-                format!(
-                    "would take {} below zero: allocated {}, reduced so far {}, this reduction {}",
-                    r.target,
-                    Fen(original),
-                    Fen(-reduced),
-                    Fen(-r.amount.0)
-                ),
-            );
-            return Ok(());
-        }
-        let year = origin_year as i32;
         if let Some((column, message)) = self.period_refusal(r.doc_date, year) {
             self.reject(&r.source, Some(column), message);
             return Ok(());
         }
-        let meta = TxMeta {
-            fiscal_year: Some(year),
-            doc_no: Some(r.key.doc_no.to_string()),
-            region_code: Some(r.key.region.to_string()),
-            project_code: Some(r.key.project.to_string()),
-            source_file: Some(r.source.file.clone()),
-            source_line: Some(r.source.line),
-            ..TxMeta::default()
-        };
         let id = reduction_tx_id(w, &r).await?;
-        let description = format!("adjustment {} reduces {}", r.key.doc_no, r.target);
-        let amount = Fen(-r.amount.0);
-        append_with_details(w, &REDUCTIONS, row, details, |details| {
-            Ok(Transaction::transfer(
-                id.clone(),
-                r.doc_date,
-                TxKind::Adjustment,
-                description,
-                TxMeta {
-                    details: Some(details),
-                    ..meta
-                },
-                Account::pool(year),
-                Account::allocated(year, r.key.region, &r.key.project),
-                amount,
-            )?)
-        })
-        .await?;
+        append_reduction(w, &r, year, id, row, details).await?;
         self.touched_years.insert(year);
         self.outcome.added += 1;
         self.outcome.applied_after_reading += 1;
-        self.outcome.amount_added = Fen(self.outcome.amount_added.0 + r.amount.0);
+        self.outcome.amount_added = self
+            .outcome
+            .amount_added
+            .checked_add(r.amount)
+            .map_err(|_| StoreError::Refused("import total overflows".into()))?;
         Ok(())
     }
 }
@@ -515,6 +452,59 @@ fn voucher_tx_id(voucher_no: &str) -> String {
     format!("voucher:{voucher_no}")
 }
 
+fn reduction_row(r: &Reduction) -> Vec<Val> {
+    vec![
+        Val::Text(r.key.doc_no.to_string()),
+        Val::Text(r.key.region.to_string()),
+        Val::Text(r.key.project.to_string()),
+        Val::Text(r.target.doc_no.to_string()),
+        Val::Int(i64::from(r.fiscal_year)),
+        Val::Text(date_text(r.doc_date)),
+        Val::Int(r.amount.as_i64()),
+        Val::OptText(r.remark.clone()),
+    ]
+}
+
+/// Writes an accepted reduction: its row and the entry moving the amount
+/// from the line's allocation back to the pool of `year`.
+async fn append_reduction(
+    w: &mut WriteTx,
+    r: &Reduction,
+    year: i32,
+    id: String,
+    row: Vec<Val>,
+    details: String,
+) -> Result<()> {
+    let meta = TxMeta {
+        fiscal_year: Some(year),
+        doc_no: Some(r.key.doc_no.to_string()),
+        region_code: Some(r.key.region.to_string()),
+        project_code: Some(r.key.project.to_string()),
+        source_file: Some(r.source.file.clone()),
+        source_line: Some(r.source.line),
+        ..TxMeta::default()
+    };
+    let description = format!("adjustment {} reduces {}", r.key.doc_no, r.target);
+    let amount = r.amount.checked_neg()?;
+    append_with_details(w, &REDUCTIONS, row, details, |details| {
+        Ok(Transaction::transfer(
+            id.clone(),
+            r.doc_date,
+            TxKind::Adjustment,
+            description,
+            TxMeta {
+                details: Some(details),
+                ..meta
+            },
+            Account::pool(year),
+            Account::allocated(year, r.key.region, &r.key.project),
+            amount,
+        )?)
+    })
+    .await?;
+    Ok(())
+}
+
 fn voucher_row(v: &Voucher) -> Vec<Val> {
     vec![
         Val::Text(v.voucher_no.clone()),
@@ -523,7 +513,7 @@ fn voucher_row(v: &Voucher) -> Vec<Val> {
         Val::Text(v.region.to_string()),
         Val::Text(v.project.to_string()),
         Val::OptText(v.doc_no.as_ref().map(|d| d.to_string())),
-        Val::Int(v.amount.0),
+        Val::Int(v.amount.as_i64()),
         Val::OptText(v.original_voucher_no.clone()),
         Val::OptText(v.payee.clone()),
         Val::OptText(v.memo.clone()),
@@ -697,50 +687,74 @@ impl VoucherImport {
     }
 
     /// A refund must name a payment of the same year, region and project,
-    /// and may not return more than that payment has left.
+    /// and may not return more than that payment has left (core's rule over
+    /// the original's stored row).
     async fn refund_refusal(&self, w: &mut WriteTx, v: &Voucher) -> Result<Option<String>> {
-        let original = v.original_voucher_no.clone().unwrap_or_default();
-        let found = sqlx::query(
-            "SELECT fiscal_year, region_code, project_code, amount_fen FROM vouchers WHERE voucher_no = $1",
-        )
-        .bind(original.clone())
-        .fetch_optional(w.conn().await?)
-        .await?;
-        let Some(o) = found else {
-            return Ok(Some(format!(
-                "original voucher {original} is not in the ledger"
-            )));
-        };
-        let (year, region, project, amount): (i64, String, String, i64) =
-            (o.try_get(0)?, o.try_get(1)?, o.try_get(2)?, o.try_get(3)?);
-        if amount <= 0 {
-            return Ok(Some(format!(
-                "original voucher {original} is itself a refund"
-            )));
-        }
-        if year != i64::from(v.fiscal_year)
-            || region != v.region.to_string()
-            || project != v.project.as_str()
-        {
-            return Ok(Some(format!(
-                "refund is for {} {} {} but original voucher {original} paid {year} {region} {project}",
-                v.fiscal_year, v.region, v.project
-            )));
-        }
-        let refunded: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM vouchers WHERE original_voucher_no = $1",
-        )
-        .bind(original.clone())
-        .fetch_one(w.conn().await?)
-        .await?;
-        if amount + refunded + v.amount.0 < 0 {
-            return Ok(Some(format!(
-                "refund of {} exceeds what remains of voucher {original}: paid {}, refunded so far {}",
-                Fen(-v.amount.0),
-                Fen(amount),
-                Fen(-refunded)
-            )));
-        }
-        Ok(None)
+        let original_no = v.original_voucher_no.clone().unwrap_or_default();
+        let original = original_voucher(w, &original_no).await?;
+        Ok(check_refund(v, original.as_ref())?
+            .err()
+            .map(|refusal| refusal.to_string()))
     }
+}
+
+/// The stored line a reduction targets, with the sum of its stored
+/// reductions; `None` when the line is not in the ledger.
+async fn reduction_target(w: &mut WriteTx, target: &LineKey) -> Result<Option<ReductionTarget>> {
+    let found = sqlx::query(
+        "SELECT origin_year, amount_fen FROM indicator_lines WHERE doc_no = $1 AND region_code = $2 AND project_code = $3",
+    )
+    .bind(target.doc_no.to_string())
+    .bind(target.region.to_string())
+    .bind(target.project.to_string())
+    .fetch_optional(w.conn().await?)
+    .await?;
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    let origin_year: i64 = found.try_get(0)?;
+    let allocated_fen: i64 = found.try_get(1)?;
+    let reduced_fen: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM reductions \
+         WHERE target_doc_no = $1 AND region_code = $2 AND project_code = $3",
+    )
+    .bind(target.doc_no.to_string())
+    .bind(target.region.to_string())
+    .bind(target.project.to_string())
+    .fetch_one(w.conn().await?)
+    .await?;
+    Ok(Some(ReductionTarget {
+        origin_year: origin_year as i32,
+        allocated: Fen::new(allocated_fen),
+        reduced: Fen::new(reduced_fen),
+    }))
+}
+
+/// The stored payment a refund names, with the sum of its stored refunds;
+/// `None` when it is not in the ledger.
+async fn original_voucher(w: &mut WriteTx, voucher_no: &str) -> Result<Option<OriginalVoucher>> {
+    let found = sqlx::query(
+        "SELECT fiscal_year, region_code, project_code, amount_fen FROM vouchers WHERE voucher_no = $1",
+    )
+    .bind(voucher_no.to_string())
+    .fetch_optional(w.conn().await?)
+    .await?;
+    let Some(o) = found else {
+        return Ok(None);
+    };
+    let (fiscal_year, region, project, amount_fen): (i64, String, String, i64) =
+        (o.try_get(0)?, o.try_get(1)?, o.try_get(2)?, o.try_get(3)?);
+    let refunded_fen: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM vouchers WHERE original_voucher_no = $1",
+    )
+    .bind(voucher_no.to_string())
+    .fetch_one(w.conn().await?)
+    .await?;
+    Ok(Some(OriginalVoucher {
+        fiscal_year,
+        region,
+        project,
+        amount: Fen::new(amount_fen),
+        refunded: Fen::new(refunded_fen),
+    }))
 }

@@ -210,14 +210,14 @@ fn domain_insert_columns(table: &'static DomainTable) -> &'static [&'static str]
 }
 
 /// Sum of postings to exactly `account`, inside the caller's transaction.
-pub(crate) async fn account_balance(conn: &mut AnyConnection, account: &str) -> Result<Fen> {
+pub(crate) async fn account_balance(conn: &mut AnyConnection, account: &Account) -> Result<Fen> {
     let sum: i64 = sqlx::query_scalar(
         "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM postings WHERE account = $1",
     )
-    .bind(account.to_string())
+    .bind(account.as_str().to_string())
     .fetch_one(conn)
     .await?;
-    Ok(Fen(sum))
+    Ok(Fen::new(sum))
 }
 
 /// The pool of a fiscal year: budgeted total and what is not yet allocated.
@@ -228,8 +228,8 @@ pub struct PoolState {
 }
 
 impl PoolState {
-    pub fn allocated(&self) -> Fen {
-        Fen(self.budget.0 - self.unallocated.0)
+    pub fn allocated(&self) -> Result<Fen> {
+        Ok(self.budget.checked_sub(self.unallocated)?)
     }
 }
 
@@ -243,10 +243,10 @@ pub(crate) async fn pool_state(conn: &mut AnyConnection, year: i32) -> Result<Op
     if n == 0 {
         return Ok(None);
     }
-    let appropriation = account_balance(conn, Account::appropriation(year).as_str()).await?;
-    let unallocated = account_balance(conn, Account::pool(year).as_str()).await?;
+    let appropriation = account_balance(conn, &Account::appropriation(year)).await?;
+    let unallocated = account_balance(conn, &Account::pool(year)).await?;
     Ok(Some(PoolState {
-        budget: Fen(-appropriation.0),
+        budget: appropriation.checked_neg()?,
         unallocated,
     }))
 }
@@ -294,10 +294,10 @@ impl Store {
         let state = pool_state(w.conn().await?, year).await?;
         let previous = state.map(|s| s.budget).unwrap_or(Fen::ZERO);
         if let Some(s) = state {
-            if amount < s.allocated() {
+            let allocated = s.allocated()?;
+            if amount < allocated {
                 return Err(StoreError::Refused(format!(
-                    "fiscal year {year}: a pool of {amount} is less than the {} already allocated",
-                    s.allocated()
+                    "fiscal year {year}: a pool of {amount} is less than the {allocated} already allocated"
                 )));
             }
         }

@@ -15,24 +15,16 @@
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 pub mod catalog;
-// Issue 15 part A reworks this module (visibility, and splitting its long
-// function): both allowances go when that lands.
-#[allow(unreachable_pub, clippy::too_many_lines)]
 mod imports;
 mod ledger;
 mod location;
 mod read;
 mod reconcile;
 pub mod roles;
-// Issue 15 part A reworks this module (visibility, and splitting its long
-// function): both allowances go when that lands.
-#[allow(unreachable_pub, clippy::too_many_lines)]
 mod rollover;
 pub mod seal;
 #[cfg(feature = "testing")]
 pub mod testing;
-// Issue 15 part A reworks this module; its visibility is tightened after that merge.
-#[allow(unreachable_pub)]
 mod verify;
 mod write;
 
@@ -73,6 +65,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Ledger(#[from] fundledger_core::LedgerError),
+    /// A sum of stored amounts past `i64` fen: only a forged row gets here.
+    #[error("stored amounts: {0}")]
+    Money(#[from] fundledger_core::MoneyError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("{0}")]

@@ -1,13 +1,13 @@
 //! Reads: balances, the journal in entry order (paged, so memory stays flat).
 
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
 pub use fundledger_core::journal::{JournalEntry, StoredPosting};
-use fundledger_core::Fen;
+use fundledger_core::{Account, Fen};
 use sqlx::Row;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BalanceRow {
-    pub account: String,
+    pub account: Account,
     pub balance: Fen,
 }
 
@@ -23,7 +23,8 @@ pub struct LedgerSnapshot {
 const JOURNAL_PAGE: i64 = 2000;
 
 impl Store {
-    /// Balances from the materialised table, by account name.
+    /// Balances from the materialised table, by account name. A stored name
+    /// that is not a valid account is corrupt data.
     pub async fn balances(&self) -> Result<Vec<BalanceRow>> {
         let rows = sqlx::query(
             "SELECT account, balance_fen FROM balances WHERE balance_fen <> 0 ORDER BY account",
@@ -32,9 +33,12 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
+                let name: String = r.try_get(0)?;
+                let account = Account::parse(&name)
+                    .map_err(|e| StoreError::Corrupt(format!("balances row: {e}")))?;
                 Ok(BalanceRow {
-                    account: r.try_get(0)?,
-                    balance: Fen(r.try_get(1)?),
+                    account,
+                    balance: Fen::new(r.try_get(1)?),
                 })
             })
             .collect()
@@ -92,7 +96,7 @@ impl Store {
             let posting = StoredPosting {
                 seq: p.try_get(1)?,
                 account: p.try_get(2)?,
-                amount: Fen(p.try_get(3)?),
+                amount: Fen::new(p.try_get(3)?),
             };
             match entries.get_mut(i) {
                 Some(e) if e.entry_no == entry_no => e.postings.push(posting),

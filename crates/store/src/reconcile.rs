@@ -126,7 +126,7 @@ async fn load_original_lines(conn: &mut AnyConnection, years: &mut LineYears) ->
                 origin_year: origin,
                 doc_date,
                 deadline_days: r.try_get(5)?,
-                allocation_events: vec![(doc_date, Fen(r.try_get(6)?))],
+                allocation_events: vec![(doc_date, Fen::new(r.try_get(6)?))],
             },
         );
     }
@@ -153,7 +153,7 @@ async fn load_reductions(conn: &mut AnyConnection, years: &mut LineYears) -> Res
         let line = years
             .get_mut(&(origin, k))
             .ok_or_else(|| StoreError::Corrupt("reduction without its line".into()))?;
-        line.allocation_events.push((date, Fen(r.try_get(4)?)));
+        line.allocation_events.push((date, Fen::new(r.try_get(4)?)));
     }
     Ok(())
 }
@@ -183,7 +183,7 @@ async fn load_carries(conn: &mut AnyConnection, years: &mut LineYears) -> Result
                 deadline_days: r.try_get(6)?,
                 allocation_events: vec![(
                     parse_date(&r.try_get::<String, _>(7)?)?,
-                    Fen(r.try_get(8)?),
+                    Fen::new(r.try_get(8)?),
                 )],
             },
         );
@@ -205,7 +205,7 @@ fn voucher_in(r: &AnyRow) -> Result<VoucherIn> {
             .map(|d| DocNo::parse(&d))
             .transpose()
             .map_err(|e| corrupt("stored doc_no", e))?,
-        amount: Fen(r.try_get(6)?),
+        amount: Fen::new(r.try_get(6)?),
         original_voucher_no: r.try_get(7)?,
     })
 }

@@ -10,7 +10,7 @@ use fundledger_core::rollover::{
     plan_rollover, CarryPlan, RecoveryPlan, RolloverParams, RolloverPlan,
 };
 use fundledger_core::{
-    Account, Fen, FiscalYear, LineKey, Posting, RegionCode, Transaction, TxKind, TxMeta,
+    Account, Fen, FiscalYear, LineKey, MoneyError, Posting, RegionCode, Transaction, TxKind, TxMeta,
 };
 use std::collections::HashMap;
 
@@ -26,11 +26,11 @@ pub struct RolloverOutcome {
 }
 
 impl RolloverOutcome {
-    pub fn carried_total(&self) -> Fen {
-        Fen(self.plan.carries.iter().map(|c| c.amount.0).sum())
+    pub fn carried_total(&self) -> Result<Fen, MoneyError> {
+        Fen::checked_sum(self.plan.carries.iter().map(|c| c.amount))
     }
-    pub fn recovered_total(&self) -> Fen {
-        Fen(self.plan.recoveries.iter().map(|r| r.amount.0).sum())
+    pub fn recovered_total(&self) -> Result<Fen, MoneyError> {
+        Fen::checked_sum(self.plan.recoveries.iter().map(|r| r.amount))
     }
 }
 
@@ -55,18 +55,10 @@ impl Store {
         }
         let year_end = date(year, 12, 31)?;
         let mut w = WriteTx::begin(self, "rollover", None, recorded_at).await?;
-        let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rollovers WHERE fiscal_year = $1")
-            .bind(i64::from(year))
-            .fetch_one(w.conn().await?)
-            .await?;
+        let (already_done, later) = rolled_state(&mut w, year).await?;
         // Years roll in order: once Y+1 (or later) is rolled over and closed,
         // money carried from Y would land in a closed year and stay there.
-        let later: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(fiscal_year) FROM rollovers WHERE fiscal_year > $1")
-                .bind(i64::from(year))
-                .fetch_one(w.conn().await?)
-                .await?;
-        if let (0, Some(later)) = (done, later) {
+        if let (false, Some(later)) = (already_done, later) {
             w.rollback().await?;
             return Err(StoreError::Refused(format!(
                 "fiscal year {later} has already been rolled over; \
@@ -74,8 +66,43 @@ impl Store {
             )));
         }
         let pool = pool_state(w.conn().await?, year).await?;
-        // The report as of Y-12-31 is read through the pool; we hold the
-        // writer lock, so what it reads is what we are about to roll.
+        let plan = self
+            .plan_year(year, year_end, recover_after, successor)
+            .await?;
+        let mut outcome = RolloverOutcome {
+            fiscal_year: year,
+            already_done,
+            dry_run,
+            plan,
+            pool,
+        };
+        if outcome.already_done {
+            // Safe to run twice: the second run reports and changes nothing.
+            outcome.plan.carries.clear();
+            outcome.plan.recoveries.clear();
+            outcome.plan.exceptions.clear();
+            w.rollback().await?;
+            return Ok(outcome);
+        }
+        apply_plan(&mut w, year, year_end, recover_after, &outcome.plan).await?;
+        if dry_run {
+            w.rollback().await?;
+        } else {
+            w.commit().await?;
+        }
+        Ok(outcome)
+    }
+
+    /// The plan (core's pure rule) over the report as of Y-12-31 and the
+    /// lines' deadlines. The caller holds the writer lock, so what the
+    /// report reads is what is about to be rolled.
+    async fn plan_year(
+        &self,
+        year: FiscalYear,
+        year_end: NaiveDate,
+        recover_after: i32,
+        successor: &dyn Fn(RegionCode, FiscalYear) -> RegionCode,
+    ) -> Result<RolloverPlan> {
         let report = self
             .reconcile(ReconcileParams {
                 as_of: year_end,
@@ -93,55 +120,58 @@ impl Store {
             fiscal_year: year,
             recover_after,
         };
-        let plan = plan_rollover(&report, &deadline, successor, &params);
-        let mut outcome = RolloverOutcome {
-            fiscal_year: year,
-            already_done: done > 0,
-            dry_run,
-            plan,
-            pool,
-        };
-        if outcome.already_done {
-            // Safe to run twice: the second run reports and changes nothing.
-            outcome.plan.carries.clear();
-            outcome.plan.recoveries.clear();
-            outcome.plan.exceptions.clear();
-            w.rollback().await?;
-            return Ok(outcome);
-        }
-        if closed_through(w.conn().await?)
-            .await?
-            .is_none_or(|c| c < year_end)
-        {
-            let batch = w.batch_id();
-            sqlx::query("INSERT INTO closings (through_date, batch_id) VALUES ($1, $2)")
-                .bind(year_end.format("%Y-%m-%d").to_string())
-                .bind(batch)
-                .execute(w.conn().await?)
-                .await?;
-        }
-        for c in &outcome.plan.carries {
-            append_carry(&mut w, year, c).await?;
-        }
-        for r in &outcome.plan.recoveries {
-            append_recovery(&mut w, year, r).await?;
-        }
+        Ok(plan_rollover(&report, &deadline, successor, &params))
+    }
+}
+
+/// Whether `year` has been rolled over, and the first later year that has.
+async fn rolled_state(w: &mut WriteTx, year: FiscalYear) -> Result<(bool, Option<i64>)> {
+    let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rollovers WHERE fiscal_year = $1")
+        .bind(i64::from(year))
+        .fetch_one(w.conn().await?)
+        .await?;
+    let later: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(fiscal_year) FROM rollovers WHERE fiscal_year > $1")
+            .bind(i64::from(year))
+            .fetch_one(w.conn().await?)
+            .await?;
+    Ok((done > 0, later))
+}
+
+/// Writes a plan: the year-end closing (unless already closed that far),
+/// every carry and recovery, and the rollovers row.
+async fn apply_plan(
+    w: &mut WriteTx,
+    year: FiscalYear,
+    year_end: NaiveDate,
+    recover_after: i32,
+    plan: &RolloverPlan,
+) -> Result<()> {
+    if closed_through(w.conn().await?)
+        .await?
+        .is_none_or(|c| c < year_end)
+    {
         let batch = w.batch_id();
-        sqlx::query(
-            "INSERT INTO rollovers (fiscal_year, recover_after, batch_id) VALUES ($1, $2, $3)",
-        )
+        sqlx::query("INSERT INTO closings (through_date, batch_id) VALUES ($1, $2)")
+            .bind(year_end.format("%Y-%m-%d").to_string())
+            .bind(batch)
+            .execute(w.conn().await?)
+            .await?;
+    }
+    for c in &plan.carries {
+        append_carry(w, year, c).await?;
+    }
+    for r in &plan.recoveries {
+        append_recovery(w, year, r).await?;
+    }
+    let batch = w.batch_id();
+    sqlx::query("INSERT INTO rollovers (fiscal_year, recover_after, batch_id) VALUES ($1, $2, $3)")
         .bind(i64::from(year))
         .bind(i64::from(recover_after))
         .bind(batch)
         .execute(w.conn().await?)
         .await?;
-        if dry_run {
-            w.rollback().await?;
-        } else {
-            w.commit().await?;
-        }
-        Ok(outcome)
-    }
+    Ok(())
 }
 
 async fn append_carry(w: &mut WriteTx, year: FiscalYear, c: &CarryPlan) -> Result<()> {
@@ -157,10 +187,10 @@ async fn append_carry(w: &mut WriteTx, year: FiscalYear, c: &CarryPlan) -> Resul
         Val::Text(c.doc_date.format("%Y-%m-%d").to_string()),
         Val::Int(c.deadline_days),
         Val::Text(carried_on.format("%Y-%m-%d").to_string()),
-        Val::Int(c.amount.0),
+        Val::Int(c.amount.as_i64()),
     ];
     let x = c.amount;
-    let neg = Fen(-x.0);
+    let neg = x.checked_neg()?;
     // Out of Y's allocation into Y's carried-out record; from Y+1's
     // carried-in source into Y+1's allocation (successor region).
     let postings = vec![
@@ -217,7 +247,7 @@ async fn append_recovery(w: &mut WriteTx, year: FiscalYear, r: &RecoveryPlan) ->
         Val::Text(r.key.project.to_string()),
         Val::Int(i64::from(year)),
         Val::Int(i64::from(r.origin_year)),
-        Val::Int(r.amount.0),
+        Val::Int(r.amount.as_i64()),
     ];
     let meta = TxMeta {
         fiscal_year: Some(year),

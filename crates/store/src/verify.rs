@@ -10,7 +10,7 @@ use crate::write::Val;
 use crate::{Result, Store, StoreError};
 use chrono::NaiveDate;
 use fundledger_core::tx::{canonical_bytes, chain_hash, ChainPosition, GENESIS_HASH};
-use fundledger_core::{Transaction, TxKind};
+use fundledger_core::{AccountKind, Fen, MoneyError, Transaction, TxKind};
 use sqlx::AnyConnection;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -54,9 +54,9 @@ impl VerifyReport {
 struct Checker {
     expected_entry: i64,
     prev_hash: String,
-    balances: BTreeMap<String, i64>,
-    carried_out: BTreeMap<i64, i64>,
-    carried_in: BTreeMap<i64, i64>,
+    balances: BTreeMap<String, Fen>,
+    carried_out: BTreeMap<i64, Fen>,
+    carried_in: BTreeMap<i64, Fen>,
     failures: Vec<VerifyFailure>,
     postings: i64,
     details_refs: HashMap<&'static str, i64>,
@@ -124,16 +124,16 @@ impl Checker {
                         ),
                     );
                 }
-                self.check_kind_invariants(e, tx.kind());
+                self.check_kind_invariants(e, &tx);
             }
         }
         self.count_details(e);
         for p in &e.postings {
-            let balance = self.balances.entry(p.account.clone()).or_insert(0);
-            match balance.checked_add(p.amount.0) {
-                Some(b) => *balance = b,
+            let balance = self.balances.entry(p.account.clone()).or_default();
+            match balance.checked_add(p.amount) {
+                Ok(b) => *balance = b,
                 // Only tampered amounts get here: report, never panic.
-                None => {
+                Err(_) => {
                     let message = format!("balance of {} overflows i64 fen", p.account);
                     self.fail(e, message);
                 }
@@ -146,45 +146,60 @@ impl Checker {
     }
 
     /// Carryover: out of Y equals into Y+1. Recovery: what leaves the
-    /// allocation is what returns to a pool.
-    fn check_kind_invariants(&mut self, e: &JournalEntry, kind: TxKind) {
-        let sum_prefix = |prefix: &str| -> i64 {
-            e.postings
-                .iter()
-                .filter(|p| p.account.starts_with(prefix))
-                .map(|p| p.amount.0)
-                .sum()
-        };
-        match kind {
-            TxKind::Carryover => {
-                let out = sum_prefix("carryover:out:");
-                let into = sum_prefix("carryover:in:");
-                if out != -into || out == 0 {
-                    self.fail(
-                        e,
-                        format!(
-                            "carryover out {out} fen does not equal carryover in {} fen",
-                            -into
-                        ),
-                    );
-                }
-                let year = e.fiscal_year.unwrap_or(0);
-                *self.carried_out.entry(year).or_insert(0) += out;
-                *self.carried_in.entry(year + 1).or_insert(0) -= into;
-            }
-            TxKind::Recovery => {
-                let recovered = e
-                    .postings
+    /// allocation is what returns to a pool. Stored amounts are untrusted, so
+    /// every sum is checked: past `i64` it is a failure, never a wrap.
+    fn check_kind_invariants(&mut self, e: &JournalEntry, tx: &Transaction) {
+        let sum_kind = |kind: AccountKind| {
+            Fen::checked_sum(
+                tx.postings()
                     .iter()
-                    .filter(|p| p.account.starts_with("pool:") && p.account.ends_with(":recovered"))
-                    .map(|p| p.amount.0)
-                    .sum::<i64>();
-                let released = sum_prefix("allocated:");
-                if recovered <= 0 || recovered != -released {
-                    self.fail(e, format!("recovery of {} fen from allocations put {recovered} fen back in the pool", -released));
-                }
-            }
-            _ => {}
+                    .filter(|p| p.account.kind() == kind)
+                    .map(|p| p.amount),
+            )
+        };
+        let checked = match tx.kind() {
+            TxKind::Carryover => sum_kind(AccountKind::CarriedOut)
+                .and_then(|out| Ok((out, sum_kind(AccountKind::CarriedIn)?.checked_neg()?)))
+                .and_then(|(out, into)| self.check_carryover(e, out, into)),
+            TxKind::Recovery => sum_kind(AccountKind::PoolRecovered)
+                .and_then(|back| Ok((back, sum_kind(AccountKind::Allocated)?.checked_neg()?)))
+                .map(|(back, released)| self.check_recovery(e, back, released)),
+            _ => Ok(()),
+        };
+        if let Err(err) = checked {
+            self.fail(e, format!("{} postings: {err}", tx.kind().as_str()));
+        }
+    }
+
+    fn check_carryover(&mut self, e: &JournalEntry, out: Fen, into: Fen) -> Result<(), MoneyError> {
+        if out != into || out.is_zero() {
+            self.fail(
+                e,
+                format!(
+                    "carryover out {} fen does not equal carryover in {} fen",
+                    out.as_i64(),
+                    into.as_i64()
+                ),
+            );
+        }
+        let year = e.fiscal_year.unwrap_or(0);
+        let carried_out = self.carried_out.entry(year).or_default();
+        *carried_out = carried_out.checked_add(out)?;
+        let carried_in = self.carried_in.entry(year.saturating_add(1)).or_default();
+        *carried_in = carried_in.checked_add(into)?;
+        Ok(())
+    }
+
+    fn check_recovery(&mut self, e: &JournalEntry, recovered: Fen, released: Fen) {
+        if !recovered.is_positive() || recovered != released {
+            self.fail(
+                e,
+                format!(
+                    "recovery of {} fen from allocations put {} fen back in the pool",
+                    released.as_i64(),
+                    recovered.as_i64()
+                ),
+            );
         }
     }
 
@@ -280,14 +295,20 @@ impl Store {
         self.check_balances(&mut c).await?;
         self.check_domain_counts(&mut c).await?;
         for (year, out) in &c.carried_out {
-            let into = c.carried_in.get(&(year + 1)).copied().unwrap_or(0);
+            let into = c
+                .carried_in
+                .get(&(year.saturating_add(1)))
+                .copied()
+                .unwrap_or_default();
             if *out != into {
                 c.failures.push(VerifyFailure {
                     entry_no: None,
                     tx_id: None,
                     message: format!(
-                        "carried out of {year}: {out} fen, carried into {}: {into} fen",
-                        year + 1
+                        "carried out of {year}: {} fen, carried into {}: {} fen",
+                        out.as_i64(),
+                        year.saturating_add(1),
+                        into.as_i64()
                     ),
                 });
             }
@@ -456,11 +477,12 @@ impl Store {
     /// Every account some entry posts to has exactly one balances row equal
     /// to the sum of its postings, and no other account has one.
     async fn check_balances(&self, c: &mut Checker) -> Result<()> {
-        let stored: BTreeMap<String, i64> =
+        let stored: BTreeMap<String, Fen> =
             sqlx::query_as::<_, (String, i64)>("SELECT account, balance_fen FROM balances")
                 .fetch_all(self.pool())
                 .await?
                 .into_iter()
+                .map(|(account, balance_fen)| (account, Fen::new(balance_fen)))
                 .collect();
         let accounts: BTreeSet<&String> = stored.keys().chain(c.balances.keys()).collect();
         let mut failures = Vec::new();
@@ -475,15 +497,17 @@ impl Store {
             };
             let message = match (in_table, summed) {
                 (Some(b), None) => format!(
-                    "balances row for {account} ({b} fen) but no entry posts to that account"
+                    "balances row for {account} ({} fen) but no entry posts to that account",
+                    b.as_i64()
                 ),
                 (None, Some(s)) => format!(
-                    "balances row for {account} is missing; its postings sum to {s} fen (this entry posted to it last)"
+                    "balances row for {account} is missing; its postings sum to {} fen (this entry posted to it last)",
+                    s.as_i64()
                 ),
                 (b, s) => format!(
                     "balance of {account} is {} fen in the balances table but its postings sum to {} fen (this entry posted to it last)",
-                    b.copied().unwrap_or(0),
-                    s.copied().unwrap_or(0)
+                    b.copied().unwrap_or_default().as_i64(),
+                    s.copied().unwrap_or_default().as_i64()
                 ),
             };
             failures.push(VerifyFailure {

@@ -4,7 +4,7 @@
 use crate::seal::JournalHead;
 use crate::{Backend, Result, Store, StoreError};
 use fundledger_core::tx::{canonical_bytes, chain_hash, ChainPosition, GENESIS_HASH};
-use fundledger_core::Transaction;
+use fundledger_core::{Fen, Transaction};
 use sqlx::any::AnyArguments;
 use sqlx::pool::PoolConnection;
 use sqlx::query::Query;
@@ -56,7 +56,7 @@ pub struct WriteTx {
     next_entry_no: i64,
     head_hash: String,
     buffers: BTreeMap<&'static str, RowBuffer>,
-    balance_deltas: BTreeMap<String, i64>,
+    balance_deltas: BTreeMap<String, Fen>,
     /// Batches this command finished, each with the journal head after it;
     /// sealed in this order at commit (the current batch is added then).
     batches: Vec<(i64, JournalHead)>,
@@ -204,15 +204,15 @@ impl WriteTx {
             let delta = self
                 .balance_deltas
                 .entry(p.account.to_string())
-                .or_insert(0);
+                .or_default();
             *delta = delta
-                .checked_add(p.amount.0)
-                .ok_or_else(|| StoreError::Refused("account balance overflows i64 fen".into()))?;
+                .checked_add(p.amount)
+                .map_err(|_| StoreError::Refused("account balance overflows i64 fen".into()))?;
             let row = vec![
                 Val::Int(pos.entry_no),
                 Val::Int(seq as i64 + 1),
                 Val::Text(p.account.to_string()),
-                Val::Int(p.amount.0),
+                Val::Int(p.amount.as_i64()),
             ];
             self.push_row("postings", POSTING_COLUMNS, row).await?;
         }
@@ -269,7 +269,7 @@ impl WriteTx {
                  ON CONFLICT (account) DO UPDATE SET balance_fen = balances.balance_fen + excluded.balance_fen",
             )
             .bind(account)
-            .bind(delta)
+            .bind(delta.as_i64())
             .execute(&mut *self.conn)
             .await?;
         }

@@ -165,20 +165,21 @@ fn build(op: &Op, date: NaiveDate, earlier: &[Transaction]) -> Option<Transactio
             meta(*year, None),
             Account::pool(*year),
             Account::appropriation(*year),
-            Fen(*amount_fen),
+            Fen::new(*amount_fen),
         ),
         Op::Allocation { year, legs } => {
             let mut postings: Vec<Posting> = legs
                 .iter()
                 .map(|(l, a)| Posting {
                     account: line_accounts(*year, *l).0,
-                    amount: Fen(*a),
+                    amount: Fen::new(*a),
                 })
                 .collect();
-            let total = Fen::checked_sum(legs.iter().map(|(_, a)| Fen(*a))).expect("small sums");
+            let total =
+                Fen::checked_sum(legs.iter().map(|(_, a)| Fen::new(*a))).expect("small sums");
             postings.push(Posting {
                 account: Account::pool(*year),
-                amount: Fen(-total.0),
+                amount: Fen::new(-total.as_i64()),
             });
             let mut m = meta(*year, Some(legs[0].0));
             m.doc_no = Some(format!("湘财社指〔{year}〕{}号", legs.len()));
@@ -219,7 +220,7 @@ fn build(op: &Op, date: NaiveDate, earlier: &[Transaction]) -> Option<Transactio
                 m,
                 disbursed,
                 allocated,
-                Fen(signed),
+                Fen::new(signed),
             )
         }
         Op::Reversal { target } => {
@@ -329,7 +330,9 @@ fn record(expected: &mut Expected, appended: Vec<Transaction>, committed: bool) 
         expected.postings += tx.postings().len() as i64;
         for p in tx.postings() {
             let balance = expected.balances.entry(p.account.to_string()).or_insert(0);
-            *balance = balance.checked_add(p.amount.0).expect("test sums fit i64");
+            *balance = balance
+                .checked_add(p.amount.as_i64())
+                .expect("test sums fit i64");
         }
         expected.committed.push(tx);
     }
@@ -372,7 +375,7 @@ async fn check_ledger(store: &Store, expected: &Expected, after: &str) {
         stored.extend(page);
     }
     for e in &stored {
-        let sum: i64 = e.postings.iter().map(|p| p.amount.0).sum();
+        let sum: i64 = e.postings.iter().map(|p| p.amount.as_i64()).sum();
         assert!(
             e.postings.len() >= 2 && sum == 0,
             "{ctx}: entry {} does not balance",

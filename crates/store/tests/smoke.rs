@@ -15,7 +15,7 @@ async fn budget_balance_verify_round_trip() {
             db.backend
         );
         let out = store
-            .budget_set(2020, Fen(5_166_000_000), "2026-01-01T00:00:00Z")
+            .budget_set(2020, Fen::new(5_166_000_000), "2026-01-01T00:00:00Z")
             .await
             .unwrap();
         assert!(
@@ -23,17 +23,20 @@ async fn budget_balance_verify_round_trip() {
             "{out:?}"
         );
         let again = store
-            .budget_set(2020, Fen(5_166_000_000), "2026-01-01T00:00:00Z")
+            .budget_set(2020, Fen::new(5_166_000_000), "2026-01-01T00:00:00Z")
             .await
             .unwrap();
         assert!(matches!(again, BudgetOutcome::Unchanged { .. }));
         store
-            .budget_set(2020, Fen(5_000_000_000), "2026-01-02T00:00:00Z")
+            .budget_set(2020, Fen::new(5_000_000_000), "2026-01-02T00:00:00Z")
             .await
             .unwrap();
         let balances = store.balances().await.unwrap();
-        let pool = balances.iter().find(|b| b.account == "pool:2020").unwrap();
-        assert_eq!(pool.balance, Fen(5_000_000_000), "{:?}", db.backend);
+        let pool = balances
+            .iter()
+            .find(|b| b.account.as_str() == "pool:2020")
+            .unwrap();
+        assert_eq!(pool.balance, Fen::new(5_000_000_000), "{:?}", db.backend);
         let report = store.verify().await.unwrap();
         assert!(report.ok(), "{:?}: {:?}", db.backend, report.failures);
         assert_eq!(report.entries, 2);

@@ -2,11 +2,11 @@
 //! first finds each account's first use (its `open` must come before it),
 //! the second writes the entries.
 
-use super::trail::account_parts;
 use crate::output::open_output;
 use crate::Outcome;
 use anyhow::Result;
 use chrono::NaiveDate;
+use fundledger_core::account::name_parts;
 use fundledger_core::catalog::ProjectCatalog;
 use fundledger_core::divisions::DivisionTable;
 use fundledger_core::ProjectCode;
@@ -90,7 +90,8 @@ fn label_of(
     divisions: &DivisionTable,
     catalog: &ProjectCatalog,
 ) -> Option<String> {
-    let (_, region, project) = account_parts(account);
+    let parts = name_parts(account);
+    let (region, project) = (parts.region, parts.project);
     let region_name = region.and_then(|r| divisions.name_at(r, on));
     let project_name = project
         .and_then(|p| ProjectCode::parse(p).ok())

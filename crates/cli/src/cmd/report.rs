@@ -6,12 +6,12 @@ use crate::output::{check_output_path, resolve_format, write_report, Align, Text
 use crate::{
     FailOn, Format, LangArg, Outcome, ReconcileArgs, ReportFormat, RolloverArgs, TextFormat,
 };
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
 use fundledger_core::catalog::ProjectCatalog;
 use fundledger_core::divisions::DivisionTable;
 use fundledger_core::reconcile::{ReconcileParams, Report, Status};
-use fundledger_core::{Fen, RegionCode};
+use fundledger_core::{Fen, MoneyError, RegionCode};
 use fundledger_formats::labels::{Labels, Lang, ReportMeta};
 use fundledger_formats::report::{
     is_exception, rate_percent, reconcile_csv, report_rows, rollup, ReportRow, RollupRow,
@@ -167,10 +167,11 @@ fn render(
     meta: &ReportMeta,
     table_zh: Option<&Labels>,
 ) -> Result<Vec<u8>> {
+    amounts_fit(rows).context("report totals")?;
     Ok(match format {
         ReportFormat::Csv => reconcile_csv(rows).into_bytes(),
         ReportFormat::Json => {
-            (serde_json::to_string_pretty(&report_json(meta.as_of, rows))? + "\n").into_bytes()
+            (serde_json::to_string_pretty(&report_json(meta.as_of, rows)?)? + "\n").into_bytes()
         }
         ReportFormat::Table => report_table(meta.as_of, rows, divisions, table_zh).into_bytes(),
         ReportFormat::Xlsx => reconcile_xlsx(rows, divisions, meta)?,
@@ -221,28 +222,48 @@ const STATUSES: [Status; 6] = [
     Status::Unmatched,
 ];
 
+/// The rows' amounts come from stored data: when the sum of their
+/// magnitudes fits in `i64` fen, so does every total and roll-up built from
+/// any subset of them (which then may treat overflow as an invariant).
+fn amounts_fit(rows: &[ReportRow]) -> Result<(), MoneyError> {
+    let mut magnitude = Fen::ZERO;
+    for r in rows {
+        for amount in [r.allocated, Some(r.disbursed), r.outstanding]
+            .into_iter()
+            .flatten()
+        {
+            magnitude = magnitude.checked_add(amount.checked_abs()?)?;
+        }
+    }
+    Ok(())
+}
+
 #[derive(Default)]
 struct Totals {
-    allocated: i64,
-    disbursed_on_lines: i64,
-    outstanding: i64,
-    unmatched: i64,
+    allocated: Fen,
+    disbursed_on_lines: Fen,
+    outstanding: Fen,
+    unmatched: Fen,
     counts: BTreeMap<Status, u64>,
 }
 
-fn totals(rows: &[ReportRow]) -> Totals {
+/// The report's totals. The rows come from stored amounts, so every sum is
+/// checked: past `i64` it is `MoneyError::Overflow`, never a wrap.
+fn totals(rows: &[ReportRow]) -> Result<Totals, MoneyError> {
     let mut t = Totals::default();
     for r in rows {
         *t.counts.entry(r.status).or_insert(0) += 1;
         if r.status == Status::Unmatched {
-            t.unmatched += r.disbursed.0;
+            t.unmatched = t.unmatched.checked_add(r.disbursed)?;
         } else {
-            t.allocated += r.allocated.map(|a| a.0).unwrap_or(0);
-            t.disbursed_on_lines += r.disbursed.0;
-            t.outstanding += r.outstanding.map(|a| a.0).unwrap_or(0);
+            t.allocated = t.allocated.checked_add(r.allocated.unwrap_or_default())?;
+            t.disbursed_on_lines = t.disbursed_on_lines.checked_add(r.disbursed)?;
+            t.outstanding = t
+                .outstanding
+                .checked_add(r.outstanding.unwrap_or_default())?;
         }
     }
-    t
+    Ok(t)
 }
 
 fn opt<T: ToString>(v: &Option<T>) -> serde_json::Value {
@@ -251,8 +272,8 @@ fn opt<T: ToString>(v: &Option<T>) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
-fn report_json(as_of: NaiveDate, rows: &[ReportRow]) -> serde_json::Value {
-    let t = totals(rows);
+fn report_json(as_of: NaiveDate, rows: &[ReportRow]) -> Result<serde_json::Value> {
+    let t = totals(rows).context("report totals")?;
     let rows: Vec<_> = rows
         .iter()
         .map(|r| {
@@ -286,18 +307,18 @@ fn report_json(as_of: NaiveDate, rows: &[ReportRow]) -> serde_json::Value {
             )
         })
         .collect();
-    json!({
+    Ok(json!({
         "as_of": as_of.to_string(),
         "rows": rows,
         "totals": {
-            "allocated": Fen(t.allocated).to_string(),
-            "disbursed": Fen(t.disbursed_on_lines).to_string(),
-            "outstanding": Fen(t.outstanding).to_string(),
-            "unmatched_disbursed": Fen(t.unmatched).to_string(),
-            "disbursement_rate": rate_percent(Fen(t.disbursed_on_lines), Fen(t.allocated)),
+            "allocated": t.allocated.to_string(),
+            "disbursed": t.disbursed_on_lines.to_string(),
+            "outstanding": t.outstanding.to_string(),
+            "unmatched_disbursed": t.unmatched.to_string(),
+            "disbursement_rate": rate_percent(t.disbursed_on_lines, t.allocated),
         },
         "status_counts": counts,
-    })
+    }))
 }
 
 fn rollup_cells(code: String, name: String, r: &RollupRow) -> Vec<String> {
@@ -443,7 +464,7 @@ pub async fn rollover(store: &Store, args: RolloverArgs) -> Result<Outcome> {
     let status = rollover_status(&o);
     match args.format {
         TextFormat::Json => {
-            let doc = rollover_json(&o, status, args.recover_after);
+            let doc = rollover_json(&o, status, args.recover_after)?;
             crate::output::emit(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
         }
         TextFormat::Text => {
@@ -456,9 +477,9 @@ pub async fn rollover(store: &Store, args: RolloverArgs) -> Result<Outcome> {
                 text.push_str(&format!(
                     "carried {} line(s), {}; recovered {} line(s), {}; exceptions {}\n",
                     o.plan.carries.len(),
-                    o.carried_total(),
+                    o.carried_total()?,
                     o.plan.recoveries.len(),
-                    o.recovered_total(),
+                    o.recovered_total()?,
                     o.plan.exceptions.len()
                 ));
             }
@@ -472,7 +493,7 @@ pub async fn rollover(store: &Store, args: RolloverArgs) -> Result<Outcome> {
                 text.push_str(&format!(
                     "exception: {} over-disbursed by {}\n",
                     c.from,
-                    Fen(-c.amount.0)
+                    c.amount.checked_neg()?
                 ));
             }
             crate::output::emit(&text)?;
@@ -500,7 +521,7 @@ fn rollover_json(
     o: &fundledger_store::RolloverOutcome,
     status: &str,
     recover_after: i32,
-) -> serde_json::Value {
+) -> Result<serde_json::Value> {
     let carries: Vec<_> = o
         .plan
         .carries
@@ -537,16 +558,16 @@ fn rollover_json(
             })
         })
         .collect();
-    json!({
+    Ok(json!({
         "fiscal_year": o.fiscal_year,
         "status": status,
         "recover_after": recover_after,
-        "carried_total": o.carried_total().to_string(),
-        "recovered_total": o.recovered_total().to_string(),
+        "carried_total": o.carried_total()?.to_string(),
+        "recovered_total": o.recovered_total()?.to_string(),
         "pool": o.pool.map(|p| p.budget.to_string()),
         "unallocated": o.pool.map(|p| p.unallocated.to_string()),
         "carries": carries,
         "recoveries": recoveries,
         "exceptions": exceptions,
-    })
+    }))
 }

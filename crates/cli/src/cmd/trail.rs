@@ -6,6 +6,7 @@ use crate::outfile;
 use crate::output::open_output;
 use crate::{ExportCommand, Outcome, TrailArgs};
 use anyhow::Result;
+use fundledger_core::account::name_parts;
 use fundledger_core::catalog::ProjectCatalog;
 use fundledger_core::divisions::DivisionTable;
 use fundledger_core::{ProjectCode, RegionCode};
@@ -64,44 +65,25 @@ struct TrailFilter {
     project: Option<ProjectCode>,
 }
 
-/// The year, region and project an account names:
-/// `root[:sub]:YEAR[:PREFECTURE:REGION:PROJECT]`, e.g.
-/// `carryover:in:2021:431100:431181:JS01` or `pool:2021:recovered`.
-pub(super) fn account_parts(account: &str) -> (Option<i32>, Option<RegionCode>, Option<&str>) {
-    let parts: Vec<&str> = account.split(':').collect();
-    let is_code = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit());
-    let Some(at) = parts.iter().position(|s| is_code(s, 4)) else {
-        return (None, None, None);
-    };
-    let year = parts[at].parse().ok();
-    match parts.get(at + 1..at + 4) {
-        Some([pref, region, project]) if is_code(pref, 6) && is_code(region, 6) => {
-            (year, RegionCode::parse(region).ok(), Some(*project))
-        }
-        _ => (year, None, None),
-    }
-}
-
 impl TrailFilter {
     fn keeps(&self, e: &JournalEntry, divisions: &DivisionTable) -> bool {
-        let accounts: Vec<_> = e
-            .postings
-            .iter()
-            .map(|p| account_parts(&p.account))
-            .collect();
-        let year_ok =
-            |y: i32| e.fiscal_year == Some(i64::from(y)) || accounts.iter().any(|a| a.0 == Some(y));
+        let accounts: Vec<_> = e.postings.iter().map(|p| name_parts(&p.account)).collect();
+        let year_ok = |y: i32| {
+            e.fiscal_year == Some(i64::from(y)) || accounts.iter().any(|a| a.fiscal_year == Some(y))
+        };
         let within = |code: RegionCode, r: RegionCode| divisions.is_within(code, r);
         let region_ok = |r: RegionCode| {
             e.region_code
                 .as_deref()
                 .and_then(|c| RegionCode::parse(c).ok())
                 .is_some_and(|c| within(c, r))
-                || accounts.iter().any(|a| a.1.is_some_and(|c| within(c, r)))
+                || accounts
+                    .iter()
+                    .any(|a| a.region.is_some_and(|c| within(c, r)))
         };
         let project_ok = |p: &ProjectCode| {
             e.project_code.as_deref() == Some(p.as_str())
-                || accounts.iter().any(|a| a.2 == Some(p.as_str()))
+                || accounts.iter().any(|a| a.project == Some(p.as_str()))
         };
         self.fiscal_year.is_none_or(year_ok)
             && self
@@ -229,50 +211,4 @@ fn manifest_path(output: &Path) -> PathBuf {
     let mut name = output.as_os_str().to_os_string();
     name.push(".manifest.json");
     PathBuf::from(name)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn account_parts_of_each_shape() {
-        let check =
-            |account: &str, year: Option<i32>, region: Option<u32>, project: Option<&str>| {
-                let (y, r, p) = account_parts(account);
-                assert_eq!(
-                    (y, r.map(|r| r.to_string()), p),
-                    (year, region.map(|r| format!("{r:06}")), project),
-                    "{account}"
-                );
-            };
-        check(
-            "allocated:2020:431100:431121:JS01",
-            Some(2020),
-            Some(431121),
-            Some("JS01"),
-        );
-        check(
-            "disbursed:2021:430100:430100:JS02",
-            Some(2021),
-            Some(430100),
-            Some("JS02"),
-        );
-        check(
-            "carryover:in:2021:431100:431181:JS01",
-            Some(2021),
-            Some(431181),
-            Some("JS01"),
-        );
-        check(
-            "carryover:out:2020:431100:431121:JS01",
-            Some(2020),
-            Some(431121),
-            Some("JS01"),
-        );
-        check("pool:2021:recovered", Some(2021), None, None);
-        check("pool:2020", Some(2020), None, None);
-        check("appropriation:2022", Some(2022), None, None);
-        check("odd", None, None, None);
-    }
 }

@@ -61,7 +61,7 @@ pub fn line(
         key: key(doc, region_code, project_code),
         fiscal_year: 2021,
         doc_date,
-        amount: Fen(amount_fen),
+        amount: Fen::new(amount_fen),
         func_code: Some("2100799".into()),
         remark: None,
         source: source(file, line_no),
@@ -85,7 +85,7 @@ pub fn voucher(
         project: project(project_code),
         doc_no: doc.map(|d| DocNo::parse(d).expect("valid test doc_no")),
         fiscal_year: 2021,
-        amount: Fen(amount_fen),
+        amount: Fen::new(amount_fen),
         original_voucher_no: original.map(str::to_string),
         payee: Some("计划生育协会".into()),
         memo: Some(
@@ -154,7 +154,7 @@ async fn commit_accepted(w: WriteTx, file: &str, outcome: ImportOutcome) {
 /// | 18 | refund FS21050601 of FS21032501 (10,000.00) |
 pub async fn gd_ledger(store: &Store) {
     store
-        .budget_set(2021, Fen(100_000_000), RECORDED_AT)
+        .budget_set(2021, Fen::new(100_000_000), RECORDED_AT)
         .await
         .expect("budget");
     let wide = "gd_2021_12_wide_wan.csv";
@@ -193,7 +193,7 @@ pub async fn gd_ledger(store: &Store) {
             doc_date: day(2021, 8, 2),
             fiscal_year: 2021,
             target: key(DOC_12, "440281", "JS02"),
-            amount: Fen(-2_000_000),
+            amount: Fen::new(-2_000_000),
             remark: Some("调减".into()),
             source: source(adjust, 2),
         })],
