@@ -146,3 +146,36 @@ fn migrations_table_changes_no_output() {
         }
     }
 }
+
+/// Issue 15: `verify` keeps the first 1,000 failures and only counts the
+/// rest, so a ledger broken everywhere cannot grow its memory without bound;
+/// the count it prints is still every failure found.
+#[test]
+fn verify_lists_the_first_failures_and_counts_the_rest() {
+    let db = TestDb::sqlite();
+    fl(&db, &["demo", "--format", "csv"]).ok();
+    tamper(
+        &db,
+        &["UPDATE journal SET description = description || ' x'"],
+    );
+    let run = fl(&db, &["verify"]).expect_code(1);
+    let broken: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("BROKEN "))
+        .collect();
+    assert_eq!(broken.len(), 1_001, "{}", run.stdout);
+    let last = broken[1_000];
+    let more: u64 = last
+        .strip_prefix("BROKEN … and ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of the omitted failures: {last}"));
+    assert!(more > 0, "{last}");
+    assert!(
+        run.stderr
+            .contains(&format!("verify failed: {} problem(s)", 1_000 + more)),
+        "{}",
+        run.stderr
+    );
+}

@@ -2,6 +2,10 @@
 //! rejected row of a hostile file): the first `cap` are kept to be shown,
 //! the rest are only counted, so memory stays bounded whatever the input.
 
+/// Problems a command keeps to print (import rejections, verify failures);
+/// past these it only counts them.
+pub const KEPT_PROBLEMS: usize = 1_000;
+
 /// The first `cap` items pushed, and how many were pushed in all.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Capped<T> {
@@ -45,6 +49,16 @@ impl<T> Capped<T> {
     pub fn is_empty(&self) -> bool {
         self.total == 0
     }
+
+    /// Counts `n` items that an earlier collector already dropped.
+    pub fn count_omitted(&mut self, n: u64) {
+        self.total += n;
+    }
+
+    /// The kept items, in order.
+    pub fn into_kept(self) -> Vec<T> {
+        self.kept
+    }
 }
 
 impl<T> Extend<T> for Capped<T> {
@@ -78,5 +92,10 @@ mod tests {
         check(3, 3, (&[0, 1, 2], 3, 0));
         check(3, 5, (&[0, 1, 2], 5, 2));
         check(0, 4, (&[], 4, 4));
+        let mut c = Capped::new(2);
+        c.extend(0..3_u64);
+        c.count_omitted(5);
+        assert_eq!((c.total(), c.omitted()), (8, 6));
+        assert_eq!(c.into_kept(), vec![0, 1]);
     }
 }

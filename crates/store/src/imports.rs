@@ -13,6 +13,7 @@ use chrono::NaiveDate;
 use fundledger_core::adjustments::{
     check_reduction, check_refund, OriginalVoucher, ReductionTarget,
 };
+use fundledger_core::capped::KEPT_PROBLEMS;
 use fundledger_core::domain::{IndicatorLine, IndicatorRow, Reduction, Voucher};
 use fundledger_core::{Account, Fen, LineKey, Transaction, TxKind, TxMeta};
 use sqlx::Row;
@@ -46,8 +47,25 @@ pub struct ImportOutcome {
     pub applied_after_reading: u64,
     pub skipped: u64,
     pub amount_added: Fen,
+    /// The first [`KEPT_PROBLEMS`] rejections, in order.
     pub rejections: Vec<LedgerRejection>,
+    /// Rejections past those kept: counted, not held in memory.
+    pub rejections_omitted: u64,
 }
+
+impl ImportOutcome {
+    fn reject(&mut self, rejection: LedgerRejection) {
+        if self.rejections.len() < KEPT_PROBLEMS {
+            self.rejections.push(rejection);
+        } else {
+            self.rejections_omitted += 1;
+        }
+    }
+}
+
+/// Transaction ids looked up per query (bound parameters stay well under
+/// every backend's limit).
+const TX_IDS_PER_LOOKUP: usize = 500;
 
 /// What the ledger already holds under a transaction id.
 struct Existing {
@@ -58,7 +76,7 @@ struct Existing {
 
 async fn existing_by_tx_id(w: &mut WriteTx, ids: &[String]) -> Result<HashMap<String, Existing>> {
     let mut found = HashMap::new();
-    for chunk in ids.chunks(500) {
+    for chunk in ids.chunks(TX_IDS_PER_LOOKUP) {
         let sql = format!(
             "SELECT tx_id, details, source_file, source_line, batch_id FROM journal WHERE tx_id IN ({})",
             placeholders(w.backend(), chunk.len())
@@ -306,7 +324,7 @@ impl IndicatorImport {
         column: Option<&str>,
         message: String,
     ) {
-        self.outcome.rejections.push(LedgerRejection {
+        self.outcome.reject(LedgerRejection {
             file: source.file.clone(),
             line: source.line,
             column: column.map(str::to_string),
@@ -382,7 +400,7 @@ impl IndicatorImport {
                 Some(_) => None,
             };
             if let Some(message) = message {
-                self.outcome.rejections.push(LedgerRejection {
+                self.outcome.reject(LedgerRejection {
                     file: label.to_string(),
                     line: 0,
                     column: None,
@@ -604,7 +622,7 @@ impl VoucherImport {
     }
 
     fn reject(&mut self, v: &Voucher, column: Option<&str>, message: String) {
-        self.outcome.rejections.push(LedgerRejection {
+        self.outcome.reject(LedgerRejection {
             file: v.source.file.clone(),
             line: v.source.line,
             column: column.map(str::to_string),

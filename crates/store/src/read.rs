@@ -20,7 +20,7 @@ pub struct LedgerSnapshot {
     pub balances: Vec<BalanceRow>,
 }
 
-const JOURNAL_PAGE: i64 = 2000;
+pub(crate) const JOURNAL_PAGE_ENTRIES: i64 = 2000;
 
 impl Store {
     /// Balances from the materialised table, by account name. A stored name
@@ -46,7 +46,7 @@ impl Store {
 
     /// One page of journal entries with their postings, from `after` (exclusive).
     pub async fn journal_page(&self, after: i64) -> Result<Vec<JournalEntry>> {
-        let upto = after + JOURNAL_PAGE;
+        let upto = after + JOURNAL_PAGE_ENTRIES;
         let rows = sqlx::query(
             "SELECT entry_no, tx_id, tx_date, kind, description, fiscal_year, doc_no, voucher_no, \
              region_code, project_code, source_file, source_line, details, batch_id, recorded_at, \

@@ -1,7 +1,7 @@
 //! `verify`: recompute the hash chain and every invariant from the stored rows.
 
 use crate::ledger::DOMAIN_TABLES;
-use crate::read::JournalEntry;
+use crate::read::{JournalEntry, JOURNAL_PAGE_ENTRIES};
 use crate::seal::{
     batch_content, catalog_lines, catalog_summary, seal_hash, split_content, JournalHead,
     SealFormat, CONTROL_TABLES,
@@ -9,6 +9,7 @@ use crate::seal::{
 use crate::write::Val;
 use crate::{Result, Store, StoreError};
 use chrono::NaiveDate;
+use fundledger_core::capped::{Capped, KEPT_PROBLEMS};
 use fundledger_core::tx::{canonical_bytes, chain_hash, ChainPosition, GENESIS_HASH};
 use fundledger_core::{AccountKind, Fen, MoneyError, Transaction, TxKind};
 use sqlx::AnyConnection;
@@ -42,7 +43,10 @@ pub struct VerifyReport {
     pub batches: i64,
     /// The last seal's hash: with `head_hash`, pins every stored row.
     pub seal_head: String,
+    /// The first [`KEPT_PROBLEMS`] failures found, in order.
     pub failures: Vec<VerifyFailure>,
+    /// Failures found past those kept: counted, not held in memory.
+    pub failures_omitted: u64,
 }
 
 impl VerifyReport {
@@ -57,7 +61,7 @@ struct Checker {
     balances: BTreeMap<String, Fen>,
     carried_out: BTreeMap<i64, Fen>,
     carried_in: BTreeMap<i64, Fen>,
-    failures: Vec<VerifyFailure>,
+    failures: Capped<VerifyFailure>,
     postings: i64,
     details_refs: HashMap<&'static str, i64>,
     /// The last entry of each batch, for the journal head its seal records.
@@ -273,7 +277,7 @@ impl Store {
             balances: BTreeMap::new(),
             carried_out: BTreeMap::new(),
             carried_in: BTreeMap::new(),
-            failures: Vec::new(),
+            failures: Capped::new(KEPT_PROBLEMS),
             postings: 0,
             details_refs: HashMap::new(),
             last_poster: HashMap::new(),
@@ -321,7 +325,8 @@ impl Store {
             head_hash: c.prev_hash,
             batches,
             seal_head,
-            failures: c.failures,
+            failures_omitted: c.failures.omitted(),
+            failures: c.failures.into_kept(),
         })
     }
 
@@ -695,5 +700,5 @@ fn content_difference(sealed: &str, found: &str) -> String {
 /// How far a page reaches: the page size, or past its last entry if longer.
 fn page_span(page: &[JournalEntry], after: i64) -> i64 {
     let last = page.last().map(|e| e.entry_no).unwrap_or(after);
-    (last - after).max(2000)
+    (last - after).max(JOURNAL_PAGE_ENTRIES)
 }

@@ -30,7 +30,7 @@ const CHUNK_ROWS: usize = 2000;
 
 /// Error messages an import keeps to print; past these it only counts, so a
 /// hostile file with millions of bad rows cannot grow memory without bound.
-const KEPT_ERRORS: usize = 1_000;
+const KEPT_ERRORS: usize = fundledger_core::capped::KEPT_PROBLEMS;
 
 /// Every error of the command, the first [`KEPT_ERRORS`] kept to be printed.
 type Errors = Capped<String>;
@@ -201,6 +201,7 @@ pub async fn import(store: &Store, command: ImportCommand) -> Result<Outcome> {
         import_voucher_files(&mut w, &files, &options, divisions, catalog, &mut errors).await?
     };
     errors.extend(outcome.rejections.iter().map(|r| r.to_string()));
+    errors.count_omitted(outcome.rejections_omitted);
     // The verdict is known only now; the per-file lines wait for it so that
     // none says "added" for a row the ledger will not hold.
     let verdict = if !errors.is_empty() {

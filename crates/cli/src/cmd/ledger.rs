@@ -218,12 +218,23 @@ pub async fn verify(store: &Store, args: VerifyArgs) -> Result<Outcome> {
                     "entry_no": f.entry_no, "tx_id": f.tx_id, "message": f.message,
                 })).collect::<Vec<_>>(),
             });
+            let mut doc = doc;
+            if report.failures_omitted > 0 {
+                doc["failures_omitted"] = report.failures_omitted.into();
+            }
             crate::output::emit(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
         }
         TextFormat::Text => {
             let mut text = String::new();
             for f in &report.failures {
                 text.push_str(&format!("BROKEN {f}\n"));
+            }
+            if report.failures_omitted > 0 {
+                text.push_str(&format!(
+                    "BROKEN … and {} more problem(s) not listed (the first {} are)\n",
+                    report.failures_omitted,
+                    report.failures.len()
+                ));
             }
             text.push_str(&format!("entries {}\n", report.entries));
             text.push_str(&format!("postings {}\n", report.postings));
@@ -236,7 +247,7 @@ pub async fn verify(store: &Store, args: VerifyArgs) -> Result<Outcome> {
     if let Some(first) = report.failures.first() {
         bail!(
             "verify failed: {} problem(s); first: {first}",
-            report.failures.len()
+            report.failures.len() as u64 + report.failures_omitted
         );
     }
     if empty {
