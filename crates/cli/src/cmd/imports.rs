@@ -7,7 +7,6 @@
 use super::{now, UsageError};
 use crate::{ImportCommand, ImportOptions, Outcome, ProjectsCommand, RegionsCommand};
 use anyhow::{bail, Context, Result};
-use fundledger_core::capped::Capped;
 use fundledger_core::catalog::ProjectCatalog;
 use fundledger_core::divisions::DivisionTable;
 use fundledger_core::domain::{IndicatorRow, Voucher};
@@ -32,8 +31,61 @@ const CHUNK_ROWS: usize = 2000;
 /// hostile file with millions of bad rows cannot grow memory without bound.
 const KEPT_ERRORS: usize = fundledger_core::capped::KEPT_PROBLEMS;
 
-/// Every error of the command, the first [`KEPT_ERRORS`] kept to be printed.
-type Errors = Capped<String>;
+/// Every error of the command, printed to stderr as it is found (the first
+/// [`KEPT_ERRORS`]; past those only counted), so a hostile file with millions
+/// of bad rows needs no memory for them and the officer sees them at once.
+struct Errors {
+    printed: usize,
+    total: u64,
+    /// The file's progress bar while one is drawn: lines go above it.
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Errors {
+    fn new() -> Errors {
+        Errors {
+            printed: 0,
+            total: 0,
+            bar: None,
+        }
+    }
+
+    fn push(&mut self, error: String) {
+        self.total += 1;
+        if self.printed >= KEPT_ERRORS {
+            return;
+        }
+        self.printed += 1;
+        let line = crate::escape::escaped(&error).into_owned();
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn extend(&mut self, errors: impl IntoIterator<Item = String>) {
+        for e in errors {
+            self.push(e);
+        }
+    }
+
+    /// Errors an earlier collector counted but did not keep.
+    fn count_omitted(&mut self, n: u64) {
+        self.total += n;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    fn total(&self) -> u64 {
+        self.total
+    }
+
+    fn omitted(&self) -> u64 {
+        self.total - self.printed as u64
+    }
+}
 
 pub async fn regions(store: &Store, command: RegionsCommand) -> Result<Outcome> {
     let RegionsCommand::Import { file } = command;
@@ -194,7 +246,7 @@ pub async fn import(store: &Store, command: ImportCommand) -> Result<Outcome> {
         "import disbursements"
     };
     let mut w = WriteTx::begin(store, what, None, &now()).await?;
-    let mut errors = Errors::new(KEPT_ERRORS);
+    let mut errors = Errors::new();
     let (outcome, reports) = if indicators {
         import_indicator_files(&mut w, &files, &options, divisions, catalog, &mut errors).await?
     } else {
@@ -243,16 +295,13 @@ pub async fn import(store: &Store, command: ImportCommand) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// The kept errors, then how many more there were.
+/// The errors were printed as found; say how many more there were.
 fn print_errors(errors: &Errors) {
-    for e in errors.kept() {
-        eprintln!("{}", crate::escape::escaped(e));
-    }
     if errors.omitted() > 0 {
         eprintln!(
             "... and {} more error(s) not listed (the first {} are shown)",
             errors.omitted(),
-            errors.kept().len()
+            errors.printed
         );
     }
 }
@@ -490,6 +539,7 @@ async fn stream<T, S: Sink<T>>(
 ) -> Result<FileCounts> {
     let before = sink.counts();
     let bar = progress(label);
+    errors.bar = Some(bar.clone());
     let today = super::today();
     let mut chunk: Vec<T> = Vec::with_capacity(CHUNK_ROWS);
     let mut errors_before = errors.total();
@@ -516,6 +566,7 @@ async fn stream<T, S: Sink<T>>(
             sink.push(w, std::mem::take(&mut chunk)).await?;
         }
     }
+    errors.bar = None;
     sink.push(w, chunk).await?;
     bar.finish_and_clear();
     Ok(sink.counts() - before)
