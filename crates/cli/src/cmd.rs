@@ -127,3 +127,22 @@ impl std::fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+/// Every journal entry in order, a page at a time (memory: one page), for
+/// the exports that stream the whole ledger (journal, trail, beancount).
+async fn for_each_entry(
+    store: &Store,
+    mut each: impl FnMut(&fundledger_store::JournalEntry) -> Result<()>,
+) -> Result<()> {
+    let max = store.max_entry_no().await?;
+    let mut after = 0;
+    while after < max {
+        let page = store.journal_page(after).await?;
+        let Some(last) = page.last() else { break };
+        after = last.entry_no;
+        for e in &page {
+            each(e)?;
+        }
+    }
+    Ok(())
+}

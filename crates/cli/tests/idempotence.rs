@@ -102,27 +102,6 @@ fn guangdong_files_imported_twice() {
     }
 }
 
-fn hunan_base(db: &TestDb) {
-    fl(db, &["init"]).ok();
-    fl(
-        db,
-        &[
-            "budget",
-            "set",
-            "--fiscal-year",
-            "2020",
-            "--amount-yuan",
-            "51660000.00",
-        ],
-    )
-    .ok();
-    fl(
-        db,
-        &["projects", "import", &fixture("reference/projects.csv")],
-    )
-    .ok();
-}
-
 /// Vouchers per monthly file, from fixtures/hunan-2020/README.md.
 const HUNAN_VOUCHERS: [u64; 12] = [0, 0, 166, 285, 5, 157, 122, 8, 8, 8, 7, 7];
 

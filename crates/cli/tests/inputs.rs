@@ -8,29 +8,7 @@ mod support;
 
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use support::{fingerprint, fixture, fl, write_file, TestDb};
-
-/// init, the 2020 pool of the Hunan demo and the project catalog.
-fn hunan_base(db: &TestDb) {
-    fl(db, &["init"]).ok();
-    fl(
-        db,
-        &[
-            "budget",
-            "set",
-            "--fiscal-year",
-            "2020",
-            "--amount-yuan",
-            "51660000.00",
-        ],
-    )
-    .ok();
-    fl(
-        db,
-        &["projects", "import", &fixture("reference/projects.csv")],
-    )
-    .ok();
-}
+use support::{fingerprint, fixture, fl, hunan_base, write_file, TestDb};
 
 /// What must not depend on the container: the reconcile report, the
 /// balances, and verify's counts of entries and postings.

@@ -11,7 +11,7 @@ use fundledger_core::catalog::ProjectCatalog;
 use fundledger_core::divisions::DivisionTable;
 use fundledger_core::ProjectCode;
 use fundledger_formats::beancount::{write_entry, write_header, write_open};
-use fundledger_store::{JournalEntry, Store};
+use fundledger_store::Store;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -42,34 +42,17 @@ pub async fn export(
         write_open(&mut out, &day_before, account, label.as_deref())?;
     }
     writeln!(out)?;
-    for_each_entry(store, |e| Ok(write_entry(&mut out, e)?)).await?;
+    super::for_each_entry(store, |e| Ok(write_entry(&mut out, e)?)).await?;
     out.finish()?;
     Ok(Outcome::Ok)
 }
 
 use std::io::Write;
 
-async fn for_each_entry(
-    store: &Store,
-    mut each: impl FnMut(&JournalEntry) -> Result<()>,
-) -> Result<()> {
-    let max = store.max_entry_no().await?;
-    let mut after = 0;
-    while after < max {
-        let page = store.journal_page(after).await?;
-        let Some(last) = page.last() else { break };
-        after = last.entry_no;
-        for e in &page {
-            each(e)?;
-        }
-    }
-    Ok(())
-}
-
 /// Each account's first transaction date (memory: one entry per account).
 async fn first_use_of_accounts(store: &Store) -> Result<BTreeMap<String, NaiveDate>> {
     let mut first = BTreeMap::new();
-    for_each_entry(store, |e| {
+    super::for_each_entry(store, |e| {
         let date = NaiveDate::parse_from_str(&e.tx_date, "%Y-%m-%d")?;
         for p in &e.postings {
             first

@@ -35,18 +35,9 @@ async fn journal(
     force: bool,
 ) -> Result<Outcome> {
     let mut out = open_output(output.as_deref(), force, db)?;
-    let max = store.max_entry_no().await?;
     let head = store.snapshot().await?.head_hash.unwrap_or_default();
     write_journal_header(&mut out, &head, &store.seal_head().await?)?;
-    let mut after = 0;
-    while after < max {
-        let page = store.journal_page(after).await?;
-        let Some(last) = page.last() else { break };
-        after = last.entry_no;
-        for e in page {
-            write_journal_entry(&mut out, &e)?;
-        }
-    }
+    super::for_each_entry(store, |e| Ok(write_journal_entry(&mut out, e)?)).await?;
     out.finish()?;
     Ok(Outcome::Ok)
 }
@@ -193,17 +184,13 @@ async fn write_entries<W: Write>(
     filter: &TrailFilter,
     divisions: &DivisionTable,
 ) -> Result<()> {
-    let max = store.max_entry_no().await?;
-    let mut after = 0;
-    while after < max {
-        let page = store.journal_page(after).await?;
-        let Some(last) = page.last() else { break };
-        after = last.entry_no;
-        for e in page.into_iter().filter(|e| filter.keeps(e, divisions)) {
-            writer.write_entry(&e)?;
+    super::for_each_entry(store, |e| {
+        if filter.keeps(e, divisions) {
+            writer.write_entry(e)?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
+    .await
 }
 
 /// `FILE.manifest.json` beside `FILE`.

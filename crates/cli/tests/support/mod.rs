@@ -241,3 +241,25 @@ pub fn fen(text: &str) -> i64 {
     let frac: i64 = frac2.parse().expect("fraction");
     sign * (whole * 100 + frac)
 }
+
+/// init, the 2020 pool of the Hunan demo and the project catalog.
+pub fn hunan_base(db: &TestDb) {
+    fl(db, &["init"]).ok();
+    fl(
+        db,
+        &[
+            "budget",
+            "set",
+            "--fiscal-year",
+            "2020",
+            "--amount-yuan",
+            "51660000.00",
+        ],
+    )
+    .ok();
+    fl(
+        db,
+        &["projects", "import", &fixture("reference/projects.csv")],
+    )
+    .ok();
+}
