@@ -178,4 +178,13 @@ fn verify_lists_the_first_failures_and_counts_the_rest() {
         "{}",
         run.stderr
     );
+    let json = fl(&db, &["verify", "--format", "json"]).expect_code(1);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["failures"].as_array().map(Vec::len), Some(1_000));
+    assert_eq!(
+        doc["failures_omitted"].as_u64(),
+        Some(more),
+        "{}",
+        json.stdout
+    );
 }

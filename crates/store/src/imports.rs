@@ -776,3 +776,26 @@ async fn original_voucher(w: &mut WriteTx, voucher_no: &str) -> Result<Option<Or
         refunded: Fen::new(refunded_fen),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{ImportOutcome, LedgerRejection, KEPT_PROBLEMS};
+
+    /// Issue 15: a file rejected row by row keeps at most KEPT_PROBLEMS
+    /// rejections in memory; the rest are counted, none is lost from the total.
+    #[test]
+    fn rejections_past_the_cap_are_counted_not_kept() {
+        let mut outcome = ImportOutcome::default();
+        for line in 0..(KEPT_PROBLEMS as u64 + 5) {
+            outcome.reject(LedgerRejection {
+                file: "f.csv".into(),
+                line,
+                column: None,
+                message: "duplicate".into(),
+            });
+        }
+        assert_eq!(outcome.rejections.len(), KEPT_PROBLEMS);
+        assert_eq!(outcome.rejections_omitted, 5);
+        assert_eq!(outcome.rejections[0].line, 0);
+    }
+}
