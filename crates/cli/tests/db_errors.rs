@@ -202,3 +202,34 @@ fn init_warns_about_a_ledger_other_users_can_read() {
         again.stderr
     );
 }
+
+/// A file that is not a SQLite database made every command wait 30 s and
+/// then say only "timed out connecting": the pool retried the failing
+/// session setup until its timeout and dropped the reason.
+#[test]
+fn a_file_that_is_not_a_database_says_so_instead_of_timed_out_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.db");
+    std::fs::write(
+        &path,
+        "minutes of the 2021 budget meeting, not a ledger\n".repeat(20),
+    )
+    .unwrap();
+    let url = format!("sqlite:{}", path.display());
+    for args in [
+        &["verify"][..],
+        &["init"],
+        &["reconcile", "--as-of", "2021-06-30"],
+    ] {
+        let r = run(&url, false, args).expect_code(1);
+        assert!(
+            r.stderr
+                .contains(&format!("SQLite database {}", path.display()))
+                && r.stderr.contains("file is not a database")
+                && !r.stderr.contains("timed out"),
+            "{}: {}",
+            r.what,
+            r.stderr
+        );
+    }
+}

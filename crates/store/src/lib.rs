@@ -37,7 +37,7 @@ pub use verify::{VerifyFailure, VerifyReport};
 pub use write::WriteTx;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 use std::str::FromStr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,32 +116,26 @@ impl Store {
         if backend == Backend::Sqlite && mode == OpenMode::Create {
             location::create_private_file(sqlite_path(url).expect("a sqlite URL has a path"))?;
         }
+        // The pool retries a failing `after_connect` until its 30 s acquire
+        // timeout and then says only "timed out connecting"; so the session
+        // setup runs first on a plain connection, whose error (a file that is
+        // not a database, a lock) comes back at once and names itself.
+        let mut first = sqlx::AnyConnection::connect_with(&options)
+            .await
+            .map_err(|e| location::open_error(url, backend, mode, &e))?;
+        set_up_session(&mut first, backend)
+            .await
+            .map_err(|e| location::open_error(url, backend, mode, &e))?;
+        first
+            .close()
+            .await
+            .map_err(|e| location::open_error(url, backend, mode, &e))?;
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => SQLITE_POOL_CONNECTIONS,
                 Backend::Postgres => POSTGRES_POOL_CONNECTIONS,
             })
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the one writer; foreign
-                        // keys are off by default in SQLite; busy_timeout makes
-                        // a second writer wait instead of failing at once.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute(
-                            format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}").as_str(),
-                        )
-                        .await?;
-                        // FULL: a command that printed "added" survives a
-                        // power cut (docs/adr/0004-durability.md).
-                        conn.execute("PRAGMA synchronous = FULL").await?;
-                    } else {
-                        ensure_synchronous_commit(conn).await?;
-                    }
-                    Ok(())
-                })
-            })
+            .after_connect(move |conn, _meta| Box::pin(set_up_session(conn, backend)))
             .connect_with(options)
             .await
             .map_err(|e| location::open_error(url, backend, mode, &e))?;
@@ -205,6 +199,27 @@ pub fn sqlite_path(url: &str) -> Option<&str> {
         .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next().unwrap_or(path);
     (!path.is_empty()).then_some(path)
+}
+
+/// The settings every connection of a ledger runs with.
+async fn set_up_session(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+) -> Result<(), sqlx::Error> {
+    if backend == Backend::Postgres {
+        return ensure_synchronous_commit(conn).await;
+    }
+    // busy_timeout first, so that every later statement waits for another
+    // writer's lock instead of failing at once; WAL lets readers run beside
+    // the one writer; foreign keys are off by default in SQLite.
+    conn.execute(format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}").as_str())
+        .await?;
+    conn.execute("PRAGMA journal_mode = WAL").await?;
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    // FULL: a command that printed "added" survives a power cut
+    // (docs/adr/0004-durability.md).
+    conn.execute("PRAGMA synchronous = FULL").await?;
+    Ok(())
 }
 
 /// `synchronous_commit = off` (set for the server, database or role) lets
