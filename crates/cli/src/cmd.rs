@@ -128,19 +128,16 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// Every journal entry in order, a page at a time (memory: one page), for
-/// the exports that stream the whole ledger (journal, trail, beancount).
+/// Every journal entry in order, a page at a time (memory: a few pages),
+/// for the exports that stream the whole ledger (journal, trail,
+/// beancount). The next pages are read while this one is written.
 async fn for_each_entry(
     store: &Store,
     mut each: impl FnMut(&fundledger_store::JournalEntry) -> Result<()>,
 ) -> Result<()> {
-    let max = store.max_entry_no().await?;
-    let mut after = 0;
-    while after < max {
-        let page = store.journal_page(after).await?;
-        let Some(last) = page.last() else { break };
-        after = last.entry_no;
-        for e in &page {
+    let mut pages = store.journal_pages(false);
+    while let Some(page) = pages.next().await {
+        for e in &page?.entries {
             each(e)?;
         }
     }

@@ -387,7 +387,7 @@ impl IndicatorImport {
             self.apply_reduction(w, r).await?;
         }
         for year in std::mem::take(&mut self.touched_years) {
-            let message = match pool_state(w.conn().await?, year).await? {
+            let message = match pool_state(w, year).await? {
                 None => Some(format!(
                     "fiscal year {year} has no pool: run `fundledger budget set --fiscal-year {year} --amount-yuan N` first"
                 )),

@@ -209,17 +209,6 @@ fn domain_insert_columns(table: &'static DomainTable) -> &'static [&'static str]
         .expect("every domain table is in DOMAIN_TABLES")
 }
 
-/// Sum of postings to exactly `account`, inside the caller's transaction.
-pub(crate) async fn account_balance(conn: &mut AnyConnection, account: &Account) -> Result<Fen> {
-    let sum: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM postings WHERE account = $1",
-    )
-    .bind(account.as_str().to_string())
-    .fetch_one(conn)
-    .await?;
-    Ok(Fen::new(sum))
-}
-
 /// The pool of a fiscal year: budgeted total and what is not yet allocated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolState {
@@ -233,18 +222,19 @@ impl PoolState {
     }
 }
 
-pub(crate) async fn pool_state(conn: &mut AnyConnection, year: i32) -> Result<Option<PoolState>> {
+/// The pool of fiscal year `year` as this write transaction sees it.
+pub(crate) async fn pool_state(w: &mut WriteTx, year: i32) -> Result<Option<PoolState>> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM journal WHERE kind = 'budget' AND fiscal_year = $1",
     )
     .bind(i64::from(year))
-    .fetch_one(&mut *conn)
+    .fetch_one(w.conn().await?)
     .await?;
     if n == 0 {
         return Ok(None);
     }
-    let appropriation = account_balance(conn, &Account::appropriation(year)).await?;
-    let unallocated = account_balance(conn, &Account::pool(year)).await?;
+    let appropriation = w.balance(&Account::appropriation(year)).await?;
+    let unallocated = w.balance(&Account::pool(year)).await?;
     Ok(Some(PoolState {
         budget: appropriation.checked_neg()?,
         unallocated,
@@ -291,7 +281,7 @@ impl Store {
             )));
         }
         let mut w = WriteTx::begin(self, "budget set", None, recorded_at).await?;
-        let state = pool_state(w.conn().await?, year).await?;
+        let state = pool_state(&mut w, year).await?;
         let previous = state.map(|s| s.budget).unwrap_or(Fen::ZERO);
         if let Some(s) = state {
             let allocated = s.allocated()?;

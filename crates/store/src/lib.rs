@@ -18,10 +18,12 @@ pub mod catalog;
 mod imports;
 mod ledger;
 mod location;
+mod pages;
 mod read;
 mod reconcile;
 pub mod roles;
 mod rollover;
+mod scan;
 pub mod seal;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -31,6 +33,7 @@ mod write;
 pub use imports::{ImportOutcome, IndicatorImport, LedgerRejection, VoucherImport};
 pub use ledger::{BudgetOutcome, PoolState};
 pub use location::{display_url, url_password};
+pub use pages::{JournalPage, JournalPages};
 pub use read::{BalanceRow, JournalEntry, LedgerSnapshot, StoredPosting};
 pub use rollover::RolloverOutcome;
 pub use verify::{VerifyFailure, VerifyReport};
@@ -83,7 +86,7 @@ const SQLITE_POOL_CONNECTIONS: u32 = 4;
 const POSTGRES_POOL_CONNECTIONS: u32 = 8;
 /// How long a SQLite connection waits for another writer's lock before
 /// failing (`PRAGMA busy_timeout`).
-const SQLITE_BUSY_TIMEOUT_MS: u32 = 30_000;
+pub(crate) const SQLITE_BUSY_TIMEOUT_MS: u32 = 30_000;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -93,6 +96,9 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrat
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The file of a SQLite ledger, for the bulk scans that read it
+    /// directly (scan.rs).
+    sqlite_path: Option<String>,
 }
 
 /// How to treat a SQLite file that does not exist yet.
@@ -139,11 +145,20 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(|e| location::open_error(url, backend, mode, &e))?;
-        Ok(Store { pool, backend })
+        let sqlite_path = sqlite_path(url).map(str::to_string);
+        Ok(Store {
+            pool,
+            backend,
+            sqlite_path,
+        })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub(crate) fn sqlite_path(&self) -> Option<&str> {
+        self.sqlite_path.as_deref()
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -138,7 +138,7 @@ impl Store {
 
 /// A stand-in entry for postings whose journal row is gone; its empty hash
 /// never verifies.
-fn orphan_marker(entry_no: i64, posting: StoredPosting) -> JournalEntry {
+pub(crate) fn orphan_marker(entry_no: i64, posting: StoredPosting) -> JournalEntry {
     JournalEntry {
         entry_no,
         tx_id: String::new(),

@@ -65,7 +65,7 @@ impl Store {
                  the rollover of {year} had to come first and can no longer run"
             )));
         }
-        let pool = pool_state(w.conn().await?, year).await?;
+        let pool = pool_state(&mut w, year).await?;
         let plan = self
             .plan_year(year, year_end, recover_after, successor)
             .await?;

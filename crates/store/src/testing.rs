@@ -122,6 +122,10 @@ impl TestDb {
         crate::Store {
             pool,
             backend: self.backend,
+            // The open transaction is only visible on this one connection,
+            // so verify reads the journal through it, not through a
+            // separate SQLite scan (scan.rs) that would not see it.
+            sqlite_path: None,
         }
     }
 }

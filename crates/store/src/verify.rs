@@ -1,12 +1,12 @@
 //! `verify`: recompute the hash chain and every invariant from the stored rows.
 
 use crate::ledger::DOMAIN_TABLES;
-use crate::read::{JournalEntry, JOURNAL_PAGE_ENTRIES};
+use crate::pages::JournalPage;
+use crate::read::JournalEntry;
 use crate::seal::{
     batch_content, catalog_lines, catalog_summary, seal_hash, split_content, JournalHead,
     SealFormat, CONTROL_TABLES,
 };
-use crate::write::Val;
 use crate::{Result, Store, StoreError};
 use chrono::NaiveDate;
 use fundledger_core::capped::{Capped, KEPT_PROBLEMS};
@@ -283,18 +283,17 @@ impl Store {
             last_poster: HashMap::new(),
             batch_last: BTreeMap::new(),
         };
-        let max = self.max_entry_no().await?;
-        let mut after = 0;
         let mut entries = 0;
-        while after < max {
-            let page = self.journal_page(after).await?;
-            let upto = after + page_span(&page, after);
-            for e in &page {
+        // Pages are read on a thread of their own (pages.rs) while this
+        // one is checked.
+        let mut pages = self.journal_pages(true);
+        while let Some(page) = pages.next().await {
+            let page = page?;
+            for e in &page.entries {
                 c.check_entry(e);
                 entries += 1;
             }
-            self.check_domain_rows(&page, after, upto, &mut c).await?;
-            after = upto;
+            check_domain_rows(&page, &mut c);
         }
         self.check_balances(&mut c).await?;
         self.check_domain_counts(&mut c).await?;
@@ -328,62 +327,6 @@ impl Store {
             failures_omitted: c.failures.omitted(),
             failures: c.failures.into_kept(),
         })
-    }
-
-    async fn check_domain_rows(
-        &self,
-        page: &[JournalEntry],
-        after: i64,
-        upto: i64,
-        c: &mut Checker,
-    ) -> Result<()> {
-        let by_entry: HashMap<i64, &JournalEntry> = page.iter().map(|e| (e.entry_no, e)).collect();
-        let mut found: HashSet<(&str, i64)> = HashSet::new();
-        for table in DOMAIN_TABLES {
-            let sql = format!(
-                "SELECT {}, entry_no FROM {} WHERE entry_no > $1 AND entry_no <= $2 ORDER BY entry_no",
-                table.column_names().join(", "),
-                table.name
-            );
-            let rows = sqlx::query(&sql)
-                .bind(after)
-                .bind(upto)
-                .fetch_all(self.pool())
-                .await?;
-            for r in &rows {
-                let vals: Vec<Val> = table.read_row(r)?;
-                let entry_no: i64 = sqlx::Row::try_get(r, table.columns.len())?;
-                let details = table.details(&vals);
-                found.insert((table.name, entry_no));
-                match by_entry.get(&entry_no) {
-                    Some(e) if e.details.as_deref() == Some(details.as_str()) => {}
-                    Some(e) => c.fail(
-                        e,
-                        format!("{} row differs from what its entry recorded", table.name),
-                    ),
-                    None => c.failures.push(VerifyFailure {
-                        entry_no: Some(entry_no),
-                        tx_id: None,
-                        message: format!(
-                            "{} row points at a journal entry that does not exist",
-                            table.name
-                        ),
-                    }),
-                }
-            }
-        }
-        // An entry whose record row was deleted: named here, not only
-        // counted in check_domain_counts.
-        for e in page {
-            let Some(table) = e.details.as_deref().and_then(|d| d.split('|').next()) else {
-                continue;
-            };
-            let known = DOMAIN_TABLES.iter().any(|t| t.name == table);
-            if known && !found.contains(&(table, e.entry_no)) {
-                c.fail(e, format!("its {table} row is missing"));
-            }
-        }
-        Ok(())
     }
 
     async fn check_domain_counts(&self, c: &mut Checker) -> Result<()> {
@@ -697,8 +640,39 @@ fn content_difference(sealed: &str, found: &str) -> String {
     }
 }
 
-/// How far a page reaches: the page size, or past its last entry if longer.
-fn page_span(page: &[JournalEntry], after: i64) -> i64 {
-    let last = page.last().map(|e| e.entry_no).unwrap_or(after);
-    (last - after).max(JOURNAL_PAGE_ENTRIES)
+/// Each domain row against the details its entry recorded; an entry whose
+/// row is missing.
+fn check_domain_rows(page: &JournalPage, c: &mut Checker) {
+    let by_entry: HashMap<i64, &JournalEntry> =
+        page.entries.iter().map(|e| (e.entry_no, e)).collect();
+    let mut found: HashSet<(&str, i64)> = HashSet::new();
+    for row in &page.domain {
+        found.insert((row.table, row.entry_no));
+        match by_entry.get(&row.entry_no) {
+            Some(e) if e.details.as_deref() == Some(row.details.as_str()) => {}
+            Some(e) => c.fail(
+                e,
+                format!("{} row differs from what its entry recorded", row.table),
+            ),
+            None => c.failures.push(VerifyFailure {
+                entry_no: Some(row.entry_no),
+                tx_id: None,
+                message: format!(
+                    "{} row points at a journal entry that does not exist",
+                    row.table
+                ),
+            }),
+        }
+    }
+    // An entry whose record row was deleted: named here, not only
+    // counted in check_domain_counts.
+    for e in &page.entries {
+        let Some(table) = e.details.as_deref().and_then(|d| d.split('|').next()) else {
+            continue;
+        };
+        let known = DOMAIN_TABLES.iter().any(|t| t.name == table);
+        if known && !found.contains(&(table, e.entry_no)) {
+            c.fail(e, format!("its {table} row is missing"));
+        }
+    }
 }

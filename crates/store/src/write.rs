@@ -4,7 +4,7 @@
 use crate::seal::JournalHead;
 use crate::{Backend, Result, Store, StoreError};
 use fundledger_core::tx::{canonical_bytes, chain_hash, ChainPosition, GENESIS_HASH};
-use fundledger_core::{Fen, Transaction};
+use fundledger_core::{Account, Fen, Transaction};
 use sqlx::any::AnyArguments;
 use sqlx::pool::PoolConnection;
 use sqlx::query::Query;
@@ -168,6 +168,23 @@ impl WriteTx {
     pub async fn conn(&mut self) -> Result<&mut AnyConnection> {
         self.flush().await?;
         Ok(&mut self.conn)
+    }
+
+    /// The balance of `account` including this command's own postings: the
+    /// stored balance (maintained at every commit, recomputed from the
+    /// postings by `verify`) plus what this transaction has posted so far.
+    pub async fn balance(&mut self, account: &Account) -> Result<Fen> {
+        let stored: Option<i64> =
+            sqlx::query_scalar("SELECT balance_fen FROM balances WHERE account = $1")
+                .bind(account.as_str().to_string())
+                .fetch_optional(&mut *self.conn)
+                .await?;
+        let pending = self
+            .balance_deltas
+            .get(account.as_str())
+            .copied()
+            .unwrap_or_default();
+        Ok(Fen::new(stored.unwrap_or(0)).checked_add(pending)?)
     }
 
     /// Appends a balanced transaction to the journal; returns its entry number.

@@ -1,0 +1,152 @@
+//! The journal a page at a time, read ahead on a thread or task of its own
+//! while the caller works on the page before (verify checks it, the exports
+//! write it). At most [`PAGES_AHEAD`] pages wait, so memory stays flat.
+
+use crate::ledger::DOMAIN_TABLES;
+use crate::read::JOURNAL_PAGE_ENTRIES;
+use crate::scan::SqliteScan;
+use crate::write::Val;
+use crate::{Backend, Result, Store};
+use fundledger_core::journal::JournalEntry;
+use tokio::sync::mpsc;
+
+/// Pages read ahead of the one the caller holds.
+const PAGES_AHEAD: usize = 2;
+
+/// One page of the journal: entries `after + 1 ..= after + JOURNAL_PAGE_ENTRIES`.
+pub struct JournalPage {
+    pub entries: Vec<JournalEntry>,
+    /// The domain rows filed under these entries (only when asked for).
+    pub(crate) domain: Vec<DomainRow>,
+}
+
+/// A domain row of a page, rendered to the details its entry must hold.
+pub(crate) struct DomainRow {
+    pub(crate) table: &'static str,
+    pub(crate) entry_no: i64,
+    /// `table|col=value;…`, see `DomainTable::details`.
+    pub(crate) details: String,
+}
+
+/// The journal's pages in entry order; see [`Store::journal_pages`].
+pub struct JournalPages {
+    pages: mpsc::Receiver<Result<JournalPage>>,
+}
+
+impl JournalPages {
+    /// The next page, `None` after the last.
+    pub async fn next(&mut self) -> Option<Result<JournalPage>> {
+        self.pages.recv().await
+    }
+}
+
+impl Store {
+    /// Every page of the journal in order, each with its domain rows when
+    /// `with_domain` (verify). SQLite pages come from one read transaction
+    /// (one snapshot) through rusqlite ([`SqliteScan`]); PostgreSQL pages
+    /// through the pool.
+    pub fn journal_pages(&self, with_domain: bool) -> JournalPages {
+        let (send, pages) = mpsc::channel(PAGES_AHEAD);
+        match (self.backend(), self.sqlite_path()) {
+            (Backend::Sqlite, Some(path)) => {
+                let path = path.to_string();
+                tokio::task::spawn_blocking(move || scan_sqlite(&path, with_domain, &send));
+            }
+            _ => {
+                let store = self.clone();
+                tokio::spawn(async move { read_pool(&store, with_domain, &send).await });
+            }
+        }
+        JournalPages { pages }
+    }
+}
+
+/// The SQLite producer: stops at the end, at the first error (sent on), or
+/// when the caller has dropped its [`JournalPages`].
+fn scan_sqlite(path: &str, with_domain: bool, send: &mpsc::Sender<Result<JournalPage>>) {
+    let page_of = |scan: &SqliteScan, after: i64| -> Result<JournalPage> {
+        let entries = scan.journal_page(after)?;
+        let domain = match with_domain {
+            true => scan.domain_rows(after, after + JOURNAL_PAGE_ENTRIES)?,
+            false => Vec::new(),
+        };
+        Ok(JournalPage { entries, domain })
+    };
+    let scan = match SqliteScan::open(path) {
+        Ok(scan) => scan,
+        Err(e) => {
+            let _ = send.blocking_send(Err(e));
+            return;
+        }
+    };
+    let max = match scan.max_entry_no() {
+        Ok(max) => max,
+        Err(e) => {
+            let _ = send.blocking_send(Err(e));
+            return;
+        }
+    };
+    let mut after = 0;
+    while after < max {
+        let page = page_of(&scan, after);
+        let failed = page.is_err();
+        if send.blocking_send(page).is_err() || failed {
+            return;
+        }
+        after += JOURNAL_PAGE_ENTRIES;
+    }
+}
+
+/// The PostgreSQL producer, through the pool.
+async fn read_pool(store: &Store, with_domain: bool, send: &mpsc::Sender<Result<JournalPage>>) {
+    let page_of = |after: i64| async move {
+        let entries = store.journal_page(after).await?;
+        let domain = match with_domain {
+            true => domain_rows(store, after, after + JOURNAL_PAGE_ENTRIES).await?,
+            false => Vec::new(),
+        };
+        Ok(JournalPage { entries, domain })
+    };
+    let max = match store.max_entry_no().await {
+        Ok(max) => max,
+        Err(e) => {
+            let _ = send.send(Err(e)).await;
+            return;
+        }
+    };
+    let mut after = 0;
+    while after < max {
+        let page = page_of(after).await;
+        let failed = page.is_err();
+        if send.send(page).await.is_err() || failed {
+            return;
+        }
+        after += JOURNAL_PAGE_ENTRIES;
+    }
+}
+
+/// Every domain row filed under entries `after + 1 ..= upto`, through the pool.
+async fn domain_rows(store: &Store, after: i64, upto: i64) -> Result<Vec<DomainRow>> {
+    let mut out = Vec::new();
+    for table in DOMAIN_TABLES {
+        let sql = format!(
+            "SELECT {}, entry_no FROM {} WHERE entry_no > $1 AND entry_no <= $2 ORDER BY entry_no",
+            table.column_names().join(", "),
+            table.name
+        );
+        let rows = sqlx::query(&sql)
+            .bind(after)
+            .bind(upto)
+            .fetch_all(store.pool())
+            .await?;
+        for r in &rows {
+            let vals: Vec<Val> = table.read_row(r)?;
+            out.push(DomainRow {
+                table: table.name,
+                entry_no: sqlx::Row::try_get(r, table.columns.len())?,
+                details: table.details(&vals),
+            });
+        }
+    }
+    Ok(out)
+}
