@@ -469,5 +469,11 @@ fn an_import_killed_at_any_point_leaves_all_of_its_vouchers_or_none() {
             kills.iter().any(|k| k.mid_write(&whole)),
             "{backend:?}: no kill landed while the import was writing: {kills:#?}"
         );
+        if matches!(backend, Backend::Sqlite) {
+            assert!(
+                kills.iter().any(|k| k.wal_bytes.is_some_and(|b| b > 0)),
+                "no kill left a WAL behind for the next opener to recover: {kills:#?}"
+            );
+        }
     }
 }
