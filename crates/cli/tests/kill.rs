@@ -22,7 +22,7 @@ use support::{fixture, fl, TestDb};
 
 /// Vouchers in the file (crates/devtools `gen-bench`), paying this many
 /// indicator lines.
-const VOUCHERS: i64 = 100_000;
+const VOUCHERS: i64 = 60_000;
 const LINES: u64 = 5_000;
 
 /// Where to kill.
