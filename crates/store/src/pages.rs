@@ -1,6 +1,7 @@
-//! The journal a page at a time, read ahead on a thread or task of its own
-//! while the caller works on the page before (verify checks it, the exports
-//! write it). At most [`PAGES_AHEAD`] pages wait, so memory stays flat.
+//! The journal a page at a time. On SQLite the pages are read ahead on a
+//! thread of their own while the caller works on the page before (verify
+//! checks it, the exports write it); at most [`PAGES_AHEAD`] pages wait, so
+//! memory stays flat.
 
 use crate::ledger::DOMAIN_TABLES;
 use crate::read::JOURNAL_PAGE_ENTRIES;
@@ -30,34 +31,74 @@ pub(crate) struct DomainRow {
 
 /// The journal's pages in entry order; see [`Store::journal_pages`].
 pub struct JournalPages {
-    pages: mpsc::Receiver<Result<JournalPage>>,
+    source: Source,
+}
+
+enum Source {
+    /// SQLite: pages read ahead by a blocking thread.
+    Ahead(mpsc::Receiver<Result<JournalPage>>),
+    /// PostgreSQL: each page read through the pool when asked for, so a
+    /// caller's one-connection pool (the tamper tests hold a transaction
+    /// open on it) is never used by two tasks at once.
+    OnDemand {
+        store: Store,
+        with_domain: bool,
+        after: i64,
+        /// The highest entry number, read with the first page.
+        max: Option<i64>,
+    },
 }
 
 impl JournalPages {
     /// The next page, `None` after the last.
     pub async fn next(&mut self) -> Option<Result<JournalPage>> {
-        self.pages.recv().await
+        match &mut self.source {
+            Source::Ahead(pages) => pages.recv().await,
+            Source::OnDemand {
+                store,
+                with_domain,
+                after,
+                max,
+            } => {
+                let max = match max {
+                    Some(max) => *max,
+                    None => match store.max_entry_no().await {
+                        Ok(m) => *max.insert(m),
+                        Err(e) => return Some(Err(e)),
+                    },
+                };
+                if *after >= max {
+                    return None;
+                }
+                let page = pool_page(store, *with_domain, *after).await;
+                *after += JOURNAL_PAGE_ENTRIES;
+                Some(page)
+            }
+        }
     }
 }
 
 impl Store {
     /// Every page of the journal in order, each with its domain rows when
     /// `with_domain` (verify). SQLite pages come from one read transaction
-    /// (one snapshot) through rusqlite ([`SqliteScan`]); PostgreSQL pages
-    /// through the pool.
+    /// (one snapshot) through rusqlite ([`SqliteScan`]), read ahead on a
+    /// thread of their own; PostgreSQL pages through the pool, one at a time.
     pub fn journal_pages(&self, with_domain: bool) -> JournalPages {
-        let (send, pages) = mpsc::channel(PAGES_AHEAD);
-        match (self.backend(), self.sqlite_path()) {
+        let source = match (self.backend(), self.sqlite_path()) {
             (Backend::Sqlite, Some(path)) => {
+                let (send, pages) = mpsc::channel(PAGES_AHEAD);
                 let path = path.to_string();
                 tokio::task::spawn_blocking(move || scan_sqlite(&path, with_domain, &send));
+                Source::Ahead(pages)
             }
-            _ => {
-                let store = self.clone();
-                tokio::spawn(async move { read_pool(&store, with_domain, &send).await });
-            }
-        }
-        JournalPages { pages }
+            _ => Source::OnDemand {
+                store: self.clone(),
+                with_domain,
+                after: 0,
+                max: None,
+            },
+        };
+        JournalPages { source }
     }
 }
 
@@ -97,32 +138,14 @@ fn scan_sqlite(path: &str, with_domain: bool, send: &mpsc::Sender<Result<Journal
     }
 }
 
-/// The PostgreSQL producer, through the pool.
-async fn read_pool(store: &Store, with_domain: bool, send: &mpsc::Sender<Result<JournalPage>>) {
-    let page_of = |after: i64| async move {
-        let entries = store.journal_page(after).await?;
-        let domain = match with_domain {
-            true => domain_rows(store, after, after + JOURNAL_PAGE_ENTRIES).await?,
-            false => Vec::new(),
-        };
-        Ok(JournalPage { entries, domain })
+/// One page through the pool.
+async fn pool_page(store: &Store, with_domain: bool, after: i64) -> Result<JournalPage> {
+    let entries = store.journal_page(after).await?;
+    let domain = match with_domain {
+        true => domain_rows(store, after, after + JOURNAL_PAGE_ENTRIES).await?,
+        false => Vec::new(),
     };
-    let max = match store.max_entry_no().await {
-        Ok(max) => max,
-        Err(e) => {
-            let _ = send.send(Err(e)).await;
-            return;
-        }
-    };
-    let mut after = 0;
-    while after < max {
-        let page = page_of(after).await;
-        let failed = page.is_err();
-        if send.send(page).await.is_err() || failed {
-            return;
-        }
-        after += JOURNAL_PAGE_ENTRIES;
-    }
+    Ok(JournalPage { entries, domain })
 }
 
 /// Every domain row filed under entries `after + 1 ..= upto`, through the pool.

@@ -13,6 +13,7 @@
 use crate::ledger::{ColType, DomainTable, DOMAIN_TABLES};
 use crate::pages::DomainRow;
 use crate::read::{orphan_marker, JOURNAL_PAGE_ENTRIES};
+use crate::reconcile::Cells;
 use crate::write::Val;
 use crate::{Result, StoreError, SQLITE_BUSY_TIMEOUT_MS};
 use fundledger_core::journal::{JournalEntry, StoredPosting};
@@ -118,6 +119,36 @@ impl SqliteScan {
             }
         }
         Ok(out)
+    }
+}
+
+impl SqliteScan {
+    /// Runs `sql` with `params` and hands each row to `each`, stopping at
+    /// the first error.
+    pub(crate) fn each_row(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        mut each: impl FnMut(&rusqlite::Row<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(scan_error)?;
+        let mut rows = stmt.query(params).map_err(scan_error)?;
+        while let Some(r) = rows.next().map_err(scan_error)? {
+            each(r)?;
+        }
+        Ok(())
+    }
+}
+
+impl Cells for rusqlite::Row<'_> {
+    fn text(&self, i: usize) -> Result<String> {
+        self.get(i).map_err(scan_error)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        self.get(i).map_err(scan_error)
+    }
+    fn int(&self, i: usize) -> Result<i64> {
+        self.get(i).map_err(scan_error)
     }
 }
 
