@@ -61,11 +61,9 @@ impl JournalEntry {
             entry_no,
             kind: self.kind.clone(),
         })?;
-        let date = NaiveDate::parse_from_str(&self.tx_date, "%Y-%m-%d").map_err(|_| {
-            StoredEntryError::BadDate {
-                entry_no,
-                date: self.tx_date.clone(),
-            }
+        let date = parse_iso_date(&self.tx_date).ok_or_else(|| StoredEntryError::BadDate {
+            entry_no,
+            date: self.tx_date.clone(),
         })?;
         let meta = TxMeta {
             fiscal_year: self.fiscal_year.map(|y| y as i32),
@@ -99,9 +97,34 @@ impl JournalEntry {
     }
 }
 
+/// `text` read as chrono's `%Y-%m-%d` reads it. The stored form,
+/// `YYYY-MM-DD` in ASCII digits, is read without chrono's format parser
+/// (this runs once per entry on every `verify`); anything else goes to it.
+fn parse_iso_date(text: &str) -> Option<NaiveDate> {
+    match plain_ymd(text.as_bytes()) {
+        Some((y, m, d)) => NaiveDate::from_ymd_opt(y, m, d),
+        None => NaiveDate::parse_from_str(text, "%Y-%m-%d").ok(),
+    }
+}
+
+/// Year, month and day of `DDDD-DD-DD`.
+fn plain_ymd(b: &[u8]) -> Option<(i32, u32, u32)> {
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |digits: &[u8]| {
+        digits.iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let year = number(&b[0..4])?;
+    Some((year as i32, number(&b[5..7])?, number(&b[8..10])?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn entry() -> JournalEntry {
         JournalEntry {
@@ -171,5 +194,43 @@ mod tests {
             },
             "transaction disbursement:V1 has 1 posting(s)",
         );
+    }
+
+    #[test]
+    fn dates_are_read_as_chrono_reads_them() {
+        let texts = [
+            "2020-05-01",
+            "0000-01-01",
+            "9999-12-31",
+            "2020-02-29",
+            "2021-02-29",
+            "2020-13-01",
+            "2020-00-10",
+            "2020-01-32",
+            "2020-1-01",
+            "2020-01-1",
+            "20200-01-01",
+            "+2020-01-01",
+            "-001-01-01",
+            "2020/01/01",
+            "2020-01-01 ",
+            " 2020-01-01",
+            "",
+            "２020-01-01",
+            "2020-0a-01",
+            "1-1-1",
+        ];
+        for text in texts {
+            let chrono = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+            assert_eq!(parse_iso_date(text), chrono, "{text:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_read_as_chrono_reads_it(text in "[0-9+ -]{0,12}|[0-9]{4}-[0-9]{2}-[0-9]{2}") {
+            let chrono = NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok();
+            prop_assert_eq!(parse_iso_date(&text), chrono);
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::account::{Account, AccountNameError};
 use crate::money::Fen;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -141,7 +141,7 @@ impl Transaction {
             tx_id,
             date,
             kind,
-            description: description.replace(['\t', '\n', '\r'], " "),
+            description: one_line(description),
             meta,
             postings,
         })
@@ -221,6 +221,14 @@ impl Transaction {
     }
 }
 
+/// Tabs and line breaks made spaces; no copy when there are none.
+fn one_line(text: String) -> String {
+    match text.contains(['\t', '\n', '\r']) {
+        true => text.replace(['\t', '\n', '\r'], " "),
+        false => text,
+    }
+}
+
 /// What the store adds when it appends a transaction to the journal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainPosition {
@@ -239,55 +247,162 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 /// posting. Values cannot contain tabs or newlines (escaped below), so the
 /// encoding is unambiguous.
 pub fn canonical_bytes(tx: &Transaction, pos: &ChainPosition) -> Vec<u8> {
-    let mut out = String::with_capacity(256);
-    let mut field = |name: &str, value: &str| {
-        out.push_str(name);
-        out.push('\t');
-        out.push_str(&escape(value));
-        out.push('\n');
-    };
+    let mut out = Vec::with_capacity(256);
+    write_canonical(tx, pos, &mut out);
+    out
+}
+
+/// [`canonical_bytes`] into `out` (cleared first), so that a caller hashing
+/// many entries reuses one buffer. Written without a temporary per field:
+/// this runs once per entry on every `verify`.
+pub fn write_canonical(tx: &Transaction, pos: &ChainPosition, out: &mut Vec<u8>) {
+    out.clear();
     let m = &tx.meta;
-    field("v", "fundledger-tx-1");
-    field("entry_no", &pos.entry_no.to_string());
-    field("tx_id", &tx.tx_id);
-    field("date", &tx.date.format("%Y-%m-%d").to_string());
-    field("kind", tx.kind.as_str());
-    field("description", &tx.description);
-    field("fiscal_year", &opt(m.fiscal_year));
-    field("doc_no", m.doc_no.as_deref().unwrap_or(""));
-    field("voucher_no", m.voucher_no.as_deref().unwrap_or(""));
-    field("region_code", m.region_code.as_deref().unwrap_or(""));
-    field("project_code", m.project_code.as_deref().unwrap_or(""));
-    field("source_file", m.source_file.as_deref().unwrap_or(""));
-    field("source_line", &opt(m.source_line));
-    field("details", m.details.as_deref().unwrap_or(""));
-    field("batch_id", &pos.batch_id.to_string());
-    field("recorded_at", &pos.recorded_at);
-    for p in &tx.postings {
-        field("posting", &format!("{} {}", p.account, p.amount.as_i64()));
+    field(out, "v", "fundledger-tx-1");
+    number_field(out, "entry_no", pos.entry_no);
+    field(out, "tx_id", &tx.tx_id);
+    out.extend_from_slice(b"date\t");
+    push_iso_date(out, tx.date);
+    out.push(b'\n');
+    field(out, "kind", tx.kind.as_str());
+    field(out, "description", &tx.description);
+    opt_number_field(out, "fiscal_year", m.fiscal_year.map(i64::from));
+    field(out, "doc_no", m.doc_no.as_deref().unwrap_or(""));
+    field(out, "voucher_no", m.voucher_no.as_deref().unwrap_or(""));
+    field(out, "region_code", m.region_code.as_deref().unwrap_or(""));
+    field(out, "project_code", m.project_code.as_deref().unwrap_or(""));
+    field(out, "source_file", m.source_file.as_deref().unwrap_or(""));
+    out.extend_from_slice(b"source_line\t");
+    if let Some(line) = m.source_line {
+        push_u64(out, line);
     }
-    out.into_bytes()
+    out.push(b'\n');
+    field(out, "details", m.details.as_deref().unwrap_or(""));
+    number_field(out, "batch_id", pos.batch_id);
+    field(out, "recorded_at", &pos.recorded_at);
+    for p in &tx.postings {
+        // `account amount`: the space and the digits need no escaping.
+        out.extend_from_slice(b"posting\t");
+        push_escaped(out, p.account.as_str());
+        out.push(b' ');
+        push_i64(out, p.amount.as_i64());
+        out.push(b'\n');
+    }
 }
 
-fn opt<T: ToString>(v: Option<T>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
+/// `name\tvalue\n`, the value escaped.
+fn field(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'\t');
+    push_escaped(out, value);
+    out.push(b'\n');
 }
 
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('\t', "\\t")
-        .replace('\n', "\\n")
-        .replace('\r', "\\r")
+fn number_field(out: &mut Vec<u8>, name: &str, value: i64) {
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'\t');
+    push_i64(out, value);
+    out.push(b'\n');
+}
+
+/// An absent number is the empty value.
+fn opt_number_field(out: &mut Vec<u8>, name: &str, value: Option<i64>) {
+    match value {
+        Some(v) => number_field(out, name, v),
+        None => field(out, name, ""),
+    }
+}
+
+/// `value` with `\`, tab, LF and CR written as `\\`, `\t`, `\n`, `\r`
+/// (one pass; the same text as replacing them one after the other).
+fn push_escaped(out: &mut Vec<u8>, value: &str) {
+    let needs = |b: &u8| matches!(b, b'\\' | b'\t' | b'\n' | b'\r');
+    if !value.as_bytes().iter().any(needs) {
+        out.extend_from_slice(value.as_bytes());
+        return;
+    }
+    for &b in value.as_bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
+        }
+    }
+}
+
+/// Decimal digits of `value`, as `Display` writes them.
+fn push_i64(out: &mut Vec<u8>, value: i64) {
+    if value < 0 {
+        out.push(b'-');
+    }
+    push_u64(out, value.unsigned_abs());
+}
+
+fn push_u64(out: &mut Vec<u8>, value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// `date` as chrono's `%Y-%m-%d` writes it, without parsing that format
+/// string each time: `YYYY-MM-DD` for years 0 to 9999, chrono otherwise.
+pub fn push_iso_date(out: &mut Vec<u8>, date: NaiveDate) {
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        out.extend_from_slice(date.format("%Y-%m-%d").to_string().as_bytes());
+        return;
+    }
+    let two = |n: u32| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+    let year = year as u32;
+    out.extend_from_slice(&two(year / 100));
+    out.extend_from_slice(&two(year % 100));
+    out.push(b'-');
+    out.extend_from_slice(&two(date.month()));
+    out.push(b'-');
+    out.extend_from_slice(&two(date.day()));
+}
+
+/// A chain hash as lower-case hex, on the stack.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HashHex([u8; 64]);
+
+impl HashHex {
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits are ASCII")
+    }
+}
+
+impl fmt::Debug for HashHex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// `hash = SHA-256(prev_hash_hex "\n" canonical_bytes)`, lower-case hex.
 pub fn chain_hash(prev_hash: &str, canonical: &[u8]) -> String {
+    chain_hash_hex(prev_hash, canonical).as_str().to_string()
+}
+
+/// [`chain_hash`] without allocating.
+pub fn chain_hash_hex(prev_hash: &str, canonical: &[u8]) -> HashHex {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"\n");
     h.update(canonical);
-    hex::encode(h.finalize())
+    let mut out = [0u8; 64];
+    hex::encode_to_slice(h.finalize(), &mut out).expect("32 bytes are 64 hex digits");
+    HashHex(out)
 }
 
 #[cfg(test)]
@@ -385,7 +500,140 @@ mod tests {
         assert_eq!(TxKind::parse("transfer"), None);
     }
 
+    /// The encoding as first written (one `String` per field, `str::replace`
+    /// per escape, chrono's `%Y-%m-%d`, `hex::encode`): the oracle the
+    /// allocation-free one must match byte for byte, or every stored chain
+    /// head would change.
+    fn canonical_bytes_as_first_written(tx: &Transaction, pos: &ChainPosition) -> Vec<u8> {
+        fn escape(value: &str) -> String {
+            value
+                .replace('\\', "\\\\")
+                .replace('\t', "\\t")
+                .replace('\n', "\\n")
+                .replace('\r', "\\r")
+        }
+        fn opt<T: ToString>(v: Option<T>) -> String {
+            v.map(|x| x.to_string()).unwrap_or_default()
+        }
+        let mut out = String::new();
+        let mut field = |name: &str, value: &str| {
+            out.push_str(name);
+            out.push('\t');
+            out.push_str(&escape(value));
+            out.push('\n');
+        };
+        let m = &tx.meta;
+        field("v", "fundledger-tx-1");
+        field("entry_no", &pos.entry_no.to_string());
+        field("tx_id", &tx.tx_id);
+        field("date", &tx.date.format("%Y-%m-%d").to_string());
+        field("kind", tx.kind.as_str());
+        field("description", &tx.description);
+        field("fiscal_year", &opt(m.fiscal_year));
+        field("doc_no", m.doc_no.as_deref().unwrap_or(""));
+        field("voucher_no", m.voucher_no.as_deref().unwrap_or(""));
+        field("region_code", m.region_code.as_deref().unwrap_or(""));
+        field("project_code", m.project_code.as_deref().unwrap_or(""));
+        field("source_file", m.source_file.as_deref().unwrap_or(""));
+        field("source_line", &opt(m.source_line));
+        field("details", m.details.as_deref().unwrap_or(""));
+        field("batch_id", &pos.batch_id.to_string());
+        field("recorded_at", &pos.recorded_at);
+        for p in &tx.postings {
+            field("posting", &format!("{} {}", p.account, p.amount.as_i64()));
+        }
+        out.into_bytes()
+    }
+
+    #[test]
+    fn a_pinned_entry_hashes_as_it_always_has() {
+        let t = tx(vec![("a", 5), ("b", -5)]).unwrap();
+        let pos = ChainPosition {
+            entry_no: 1,
+            batch_id: 1,
+            recorded_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let bytes = canonical_bytes(&t, &pos);
+        assert_eq!(bytes, canonical_bytes_as_first_written(&t, &pos));
+        let hex = hex::encode(Sha256::digest(
+            [GENESIS_HASH.as_bytes(), b"\n", &bytes].concat(),
+        ));
+        assert_eq!(chain_hash(GENESIS_HASH, &bytes), hex);
+        assert_eq!(chain_hash_hex(GENESIS_HASH, &bytes).as_str(), hex);
+    }
+
+    #[test]
+    fn dates_are_written_as_chrono_writes_them() {
+        let days = (-400i32..400)
+            .chain(700_000..740_000)
+            .chain(3_650_000..3_653_500)
+            .step_by(7);
+        for n in days {
+            let date = NaiveDate::from_num_days_from_ce_opt(n).unwrap();
+            let mut out = Vec::new();
+            push_iso_date(&mut out, date);
+            assert_eq!(out, date.format("%Y-%m-%d").to_string().into_bytes());
+        }
+    }
+
+    /// Text with every character the encoding escapes.
+    fn text() -> impl Strategy<Value = String> {
+        "[a-z0-9 :;\\\\\t\n\r\u{4e2d}]{0,12}"
+    }
+    fn opt_text() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(text())
+    }
+    /// Account names `Account::parse` accepts, with a backslash or CR in
+    /// some (a CR only inside: a name is trimmed).
+    fn account() -> impl Strategy<Value = Account> {
+        "[a-z\u{4e2d}]([a-z\\\\\r]{0,4}[a-z\\\\])?(:[a-z0-9\\\\]{1,4}){0,2}"
+            .prop_map(|a| Account::parse(&a).unwrap())
+    }
+
+    prop_compose! {
+        fn any_tx()(
+            tx_id in "[a-z0-9:; \\\\\u{4e2d}]{0,9}x", days in -100_000i32..4_000_000,
+            kind in 0usize..8, description in text(),
+            fiscal_year in proptest::option::of(any::<i32>()),
+            doc_no in opt_text(), voucher_no in opt_text(), region_code in opt_text(),
+            project_code in opt_text(), source_file in opt_text(),
+            source_line in proptest::option::of(any::<u64>()), details in opt_text(),
+            debits in proptest::collection::vec((account(), 1..i64::MAX / 8), 1..4),
+            credit in account(),
+        ) -> Transaction {
+            let meta = TxMeta {
+                fiscal_year, doc_no, voucher_no, region_code, project_code,
+                source_file, source_line, details,
+            };
+            let total: i64 = debits.iter().map(|(_, a)| a).sum();
+            let mut postings: Vec<Posting> = debits
+                .into_iter()
+                .map(|(account, f)| Posting { account, amount: Fen::new(f) })
+                .collect();
+            postings.push(Posting { account: credit, amount: Fen::new(-total) });
+            let date = NaiveDate::from_num_days_from_ce_opt(days).unwrap();
+            Transaction::new(tx_id, date, TxKind::ALL[kind], description, meta, postings).unwrap()
+        }
+    }
+
     proptest! {
+        #[test]
+        fn the_encoding_is_the_one_first_written(
+            t in any_tx(), entry_no in any::<i64>(), batch_id in any::<i64>(), recorded_at in text(),
+        ) {
+            let pos = ChainPosition { entry_no, batch_id, recorded_at };
+            let bytes = canonical_bytes(&t, &pos);
+            prop_assert_eq!(&bytes, &canonical_bytes_as_first_written(&t, &pos));
+            let mut reused = b"left over".to_vec();
+            write_canonical(&t, &pos, &mut reused);
+            prop_assert_eq!(&reused, &bytes);
+        }
+
+        #[test]
+        fn descriptions_are_made_one_line_as_before(d in text()) {
+            prop_assert_eq!(one_line(d.clone()), d.replace(['\t', '\n', '\r'], " "));
+        }
+
         #[test]
         fn built_transactions_always_balance(amounts in proptest::collection::vec(-1_000_000_000i64..1_000_000_000, 1..8)) {
             let mut postings: Vec<(String, i64)> = amounts.iter().enumerate()

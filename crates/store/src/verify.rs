@@ -10,7 +10,9 @@ use crate::seal::{
 use crate::{Result, Store, StoreError};
 use chrono::NaiveDate;
 use fundledger_core::capped::{Capped, KEPT_PROBLEMS};
-use fundledger_core::tx::{canonical_bytes, chain_hash, ChainPosition, GENESIS_HASH};
+use fundledger_core::tx::{
+    chain_hash_hex, push_iso_date, write_canonical, ChainPosition, GENESIS_HASH,
+};
 use fundledger_core::{AccountKind, Fen, MoneyError, Transaction, TxKind};
 use sqlx::AnyConnection;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -58,7 +60,8 @@ impl VerifyReport {
 struct Checker {
     expected_entry: i64,
     prev_hash: String,
-    balances: BTreeMap<String, Fen>,
+    /// Every account some entry posts to.
+    accounts: HashMap<String, Posted>,
     carried_out: BTreeMap<i64, Fen>,
     carried_in: BTreeMap<i64, Fen>,
     failures: Capped<VerifyFailure>,
@@ -66,9 +69,29 @@ struct Checker {
     details_refs: HashMap<&'static str, i64>,
     /// The last entry of each batch, for the journal head its seal records.
     batch_last: BTreeMap<i64, JournalHead>,
-    /// The last entry that posted to each account, so a balances row that
+    /// Reused for each entry's canonical bytes.
+    canonical: Vec<u8>,
+}
+
+/// What the postings to one account add up to.
+#[derive(Default)]
+struct Posted {
+    balance: Fen,
+    /// The last entry that posted to the account, so a balances row that
     /// disagrees with the postings is reported against a concrete entry.
-    last_poster: HashMap<String, (i64, String)>,
+    last_entry_no: i64,
+    last_tx_id: String,
+}
+
+impl Posted {
+    /// Adds one posting; `Err` (the balance unchanged) past `i64` fen.
+    fn post(&mut self, e: &JournalEntry, amount: Fen) -> Result<(), MoneyError> {
+        self.last_entry_no = e.entry_no;
+        // Reuses the held string's buffer: no allocation per posting.
+        self.last_tx_id.clone_from(&e.tx_id);
+        self.balance = self.balance.checked_add(amount)?;
+        Ok(())
+    }
 }
 
 impl Checker {
@@ -94,8 +117,7 @@ impl Checker {
             self.fail(e, message);
         }
         self.expected_entry = e.entry_no + 1;
-        self.batch_last
-            .insert(e.batch_id, (e.entry_no, e.hash.clone()));
+        self.note_batch_head(e);
         if e.prev_hash != self.prev_hash {
             self.fail(
                 e,
@@ -115,16 +137,18 @@ impl Checker {
                     batch_id: e.batch_id,
                     recorded_at: e.recorded_at.clone(),
                 };
-                if let Some(what) = non_canonical(e, &tx) {
+                if let Some(what) = non_canonical(e, &tx, &mut self.canonical) {
                     self.fail(e, format!("journal text is not in canonical form: {what}"));
                 }
-                let computed = chain_hash(&e.prev_hash, &canonical_bytes(&tx, &pos));
-                if computed != e.hash {
+                write_canonical(&tx, &pos, &mut self.canonical);
+                let computed = chain_hash_hex(&e.prev_hash, &self.canonical);
+                if computed.as_str() != e.hash {
                     self.fail(
                         e,
                         format!(
-                            "hash mismatch: stored {}, content hashes to {computed}",
-                            short(&e.hash)
+                            "hash mismatch: stored {}, content hashes to {}",
+                            short(&e.hash),
+                            computed.as_str()
                         ),
                     );
                 }
@@ -132,21 +156,46 @@ impl Checker {
             }
         }
         self.count_details(e);
-        for p in &e.postings {
-            let balance = self.balances.entry(p.account.clone()).or_default();
-            match balance.checked_add(p.amount) {
-                Ok(b) => *balance = b,
-                // Only tampered amounts get here: report, never panic.
-                Err(_) => {
-                    let message = format!("balance of {} overflows i64 fen", p.account);
-                    self.fail(e, message);
-                }
+        self.post(e);
+        self.prev_hash.clone_from(&e.hash);
+    }
+
+    /// The entry as its batch's last so far (the hash copied into the held
+    /// string: no allocation per entry).
+    fn note_batch_head(&mut self, e: &JournalEntry) {
+        match self.batch_last.get_mut(&e.batch_id) {
+            Some(head) => {
+                head.0 = e.entry_no;
+                head.1.clone_from(&e.hash);
             }
-            self.last_poster
-                .insert(p.account.clone(), (e.entry_no, e.tx_id.clone()));
+            None => {
+                self.batch_last
+                    .insert(e.batch_id, (e.entry_no, e.hash.clone()));
+            }
+        }
+    }
+
+    /// Adds the entry's postings to their accounts' balances.
+    fn post(&mut self, e: &JournalEntry) {
+        for p in &e.postings {
+            // Looked up before inserting: the name is copied once per
+            // account, not once per posting.
+            let posted = match self.accounts.get_mut(p.account.as_str()) {
+                Some(account) => account.post(e, p.amount),
+                None => {
+                    let mut account = Posted::default();
+                    let posted = account.post(e, p.amount);
+                    self.accounts.insert(p.account.clone(), account);
+                    posted
+                }
+            };
+            // Only tampered amounts get here: report, never panic.
+            if posted.is_err() {
+                let message = format!("balance of {} overflows i64 fen", p.account);
+                self.fail(e, message);
+            }
             self.postings += 1;
         }
-        self.prev_hash = e.hash.clone();
     }
 
     /// Carryover: out of Y equals into Y+1. Recovery: what leaves the
@@ -225,9 +274,11 @@ impl Checker {
 /// description with line breaks made spaces, NULL and '' both as empty,
 /// postings in order without their numbers), so two stored texts could hash
 /// the same; only the canonical one is accepted.
-fn non_canonical(e: &JournalEntry, tx: &Transaction) -> Option<String> {
-    let date = tx.date().format("%Y-%m-%d").to_string();
-    if e.tx_date != date {
+fn non_canonical(e: &JournalEntry, tx: &Transaction, scratch: &mut Vec<u8>) -> Option<String> {
+    scratch.clear();
+    push_iso_date(scratch, tx.date());
+    if e.tx_date.as_bytes() != scratch.as_slice() {
+        let date = String::from_utf8_lossy(scratch);
         return Some(format!("tx_date `{}` is not `{date}`", e.tx_date));
     }
     if e.description != tx.description() {
@@ -274,14 +325,14 @@ impl Store {
         let mut c = Checker {
             expected_entry: 1,
             prev_hash: GENESIS_HASH.to_string(),
-            balances: BTreeMap::new(),
+            accounts: HashMap::new(),
             carried_out: BTreeMap::new(),
             carried_in: BTreeMap::new(),
             failures: Capped::new(KEPT_PROBLEMS),
             postings: 0,
             details_refs: HashMap::new(),
-            last_poster: HashMap::new(),
             batch_last: BTreeMap::new(),
+            canonical: Vec::new(),
         };
         let mut entries = 0;
         // Pages are read on a thread of their own (pages.rs) while this
@@ -432,15 +483,16 @@ impl Store {
                 .into_iter()
                 .map(|(account, balance_fen)| (account, Fen::new(balance_fen)))
                 .collect();
-        let accounts: BTreeSet<&String> = stored.keys().chain(c.balances.keys()).collect();
+        let accounts: BTreeSet<&String> = stored.keys().chain(c.accounts.keys()).collect();
         let mut failures = Vec::new();
         for account in accounts {
-            let (in_table, summed) = (stored.get(account), c.balances.get(account));
+            let posted = c.accounts.get(account);
+            let (in_table, summed) = (stored.get(account), posted.map(|p| &p.balance));
             if in_table == summed {
                 continue;
             }
-            let (entry_no, tx_id) = match c.last_poster.get(account) {
-                Some((n, id)) => (Some(*n), Some(id.clone())),
+            let (entry_no, tx_id) = match posted {
+                Some(p) => (Some(p.last_entry_no), Some(p.last_tx_id.clone())),
                 None => (None, None),
             };
             let message = match (in_table, summed) {
