@@ -1,10 +1,14 @@
 //! The journal a page at a time, read ahead on a thread or task of its own
 //! while the caller works on the page before (verify checks it, the exports
 //! write it). At most [`PAGES_AHEAD`] pages wait, so memory stays flat.
+//! For verify, a second thread between the two works out what each entry
+//! shows on its own (its hash, its canonical form: `verify::entry_verdicts`),
+//! so that the checker is left with the ordered part.
 
 use crate::ledger::DOMAIN_TABLES;
 use crate::read::JOURNAL_PAGE_ENTRIES;
 use crate::scan::SqliteScan;
+use crate::verify::{entry_verdicts, EntryVerdict};
 use crate::write::Val;
 use crate::{Backend, Result, Store};
 use fundledger_core::journal::JournalEntry;
@@ -18,6 +22,8 @@ pub struct JournalPage {
     pub entries: Vec<JournalEntry>,
     /// The domain rows filed under these entries (only when asked for).
     pub(crate) domain: Vec<DomainRow>,
+    /// One per entry, in order (with the domain rows only).
+    pub(crate) verdicts: Vec<EntryVerdict>,
 }
 
 /// A domain row of a page, rendered to the details its entry must hold.
@@ -47,6 +53,10 @@ impl Store {
     /// through the pool.
     pub fn journal_pages(&self, with_domain: bool) -> JournalPages {
         let (send, pages) = mpsc::channel(PAGES_AHEAD);
+        let pages = match with_domain {
+            true => with_verdicts(pages),
+            false => pages,
+        };
         match (self.backend(), self.sqlite_path()) {
             (Backend::Sqlite, Some(path)) => {
                 let path = path.to_string();
@@ -70,7 +80,11 @@ fn scan_sqlite(path: &str, with_domain: bool, send: &mpsc::Sender<Result<Journal
             true => scan.domain_rows(after, after + JOURNAL_PAGE_ENTRIES)?,
             false => Vec::new(),
         };
-        Ok(JournalPage { entries, domain })
+        Ok(JournalPage {
+            entries,
+            domain,
+            verdicts: Vec::new(),
+        })
     };
     let scan = match SqliteScan::open(path) {
         Ok(scan) => scan,
@@ -97,6 +111,27 @@ fn scan_sqlite(path: &str, with_domain: bool, send: &mpsc::Sender<Result<Journal
     }
 }
 
+/// The pages of `read` with their verdicts, worked out on a thread of its
+/// own; it stops as the producers do.
+fn with_verdicts(
+    mut read: mpsc::Receiver<Result<JournalPage>>,
+) -> mpsc::Receiver<Result<JournalPage>> {
+    let (send, pages) = mpsc::channel(PAGES_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        while let Some(page) = read.blocking_recv() {
+            let page = page.map(|mut page| {
+                page.verdicts = entry_verdicts(&page.entries);
+                page
+            });
+            let failed = page.is_err();
+            if send.blocking_send(page).is_err() || failed {
+                return;
+            }
+        }
+    });
+    pages
+}
+
 /// The PostgreSQL producer, through the pool.
 async fn read_pool(store: &Store, with_domain: bool, send: &mpsc::Sender<Result<JournalPage>>) {
     let page_of = |after: i64| async move {
@@ -105,7 +140,11 @@ async fn read_pool(store: &Store, with_domain: bool, send: &mpsc::Sender<Result<
             true => domain_rows(store, after, after + JOURNAL_PAGE_ENTRIES).await?,
             false => Vec::new(),
         };
-        Ok(JournalPage { entries, domain })
+        Ok(JournalPage {
+            entries,
+            domain,
+            verdicts: Vec::new(),
+        })
     };
     let max = match store.max_entry_no().await {
         Ok(max) => max,
