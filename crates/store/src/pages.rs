@@ -1,11 +1,15 @@
 //! The journal a page at a time. On SQLite the pages are read ahead on a
 //! thread of their own while the caller works on the page before (verify
 //! checks it, the exports write it); at most [`PAGES_AHEAD`] pages wait, so
-//! memory stays flat.
+//! memory stays flat. For verify, a second thread between the two works out
+//! what each entry shows on its own (its hash, its canonical form:
+//! `verify::entry_verdicts`), so that the checker is left with the ordered
+//! part.
 
 use crate::ledger::DOMAIN_TABLES;
 use crate::read::JOURNAL_PAGE_ENTRIES;
 use crate::scan::SqliteScan;
+use crate::verify::{entry_verdicts, EntryVerdict};
 use crate::write::Val;
 use crate::{Backend, Result, Store};
 use fundledger_core::journal::JournalEntry;
@@ -19,6 +23,8 @@ pub struct JournalPage {
     pub entries: Vec<JournalEntry>,
     /// The domain rows filed under these entries (only when asked for).
     pub(crate) domain: Vec<DomainRow>,
+    /// One per entry, in order (with the domain rows only).
+    pub(crate) verdicts: Vec<EntryVerdict>,
 }
 
 /// A domain row of a page, rendered to the details its entry must hold.
@@ -89,7 +95,10 @@ impl Store {
                 let (send, pages) = mpsc::channel(PAGES_AHEAD);
                 let path = path.to_string();
                 tokio::task::spawn_blocking(move || scan_sqlite(&path, with_domain, &send));
-                Source::Ahead(pages)
+                Source::Ahead(match with_domain {
+                    true => with_verdicts(pages),
+                    false => pages,
+                })
             }
             _ => Source::OnDemand {
                 store: self.clone(),
@@ -111,7 +120,11 @@ fn scan_sqlite(path: &str, with_domain: bool, send: &mpsc::Sender<Result<Journal
             true => scan.domain_rows(after, after + JOURNAL_PAGE_ENTRIES)?,
             false => Vec::new(),
         };
-        Ok(JournalPage { entries, domain })
+        Ok(JournalPage {
+            entries,
+            domain,
+            verdicts: Vec::new(),
+        })
     };
     let scan = match SqliteScan::open(path) {
         Ok(scan) => scan,
@@ -138,14 +151,43 @@ fn scan_sqlite(path: &str, with_domain: bool, send: &mpsc::Sender<Result<Journal
     }
 }
 
-/// One page through the pool.
+/// The pages of `read` with their verdicts, worked out on a thread of its
+/// own; it stops as the producer does.
+fn with_verdicts(
+    mut read: mpsc::Receiver<Result<JournalPage>>,
+) -> mpsc::Receiver<Result<JournalPage>> {
+    let (send, pages) = mpsc::channel(PAGES_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        while let Some(page) = read.blocking_recv() {
+            let page = page.map(|mut page| {
+                page.verdicts = entry_verdicts(&page.entries);
+                page
+            });
+            let failed = page.is_err();
+            if send.blocking_send(page).is_err() || failed {
+                return;
+            }
+        }
+    });
+    pages
+}
+
+/// One page through the pool (with its verdicts, worked out here, for verify).
 async fn pool_page(store: &Store, with_domain: bool, after: i64) -> Result<JournalPage> {
     let entries = store.journal_page(after).await?;
     let domain = match with_domain {
         true => domain_rows(store, after, after + JOURNAL_PAGE_ENTRIES).await?,
         false => Vec::new(),
     };
-    Ok(JournalPage { entries, domain })
+    let verdicts = match with_domain {
+        true => entry_verdicts(&entries),
+        false => Vec::new(),
+    };
+    Ok(JournalPage {
+        entries,
+        domain,
+        verdicts,
+    })
 }
 
 /// Every domain row filed under entries `after + 1 ..= upto`, through the pool.

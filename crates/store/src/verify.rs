@@ -69,8 +69,6 @@ struct Checker {
     details_refs: HashMap<&'static str, i64>,
     /// The last entry of each batch, for the journal head its seal records.
     batch_last: BTreeMap<i64, JournalHead>,
-    /// Reused for each entry's canonical bytes.
-    canonical: Vec<u8>,
 }
 
 /// What the postings to one account add up to.
@@ -103,7 +101,9 @@ impl Checker {
         });
     }
 
-    fn check_entry(&mut self, e: &JournalEntry) {
+    /// The ordered, stateful part of checking an entry; what it shows on
+    /// its own comes worked out in `verdict`.
+    fn check_entry(&mut self, e: &JournalEntry, verdict: &EntryVerdict) {
         if e.entry_no != self.expected_entry {
             let message = if e.entry_no > self.expected_entry {
                 format!(
@@ -125,34 +125,12 @@ impl Checker {
                     .into(),
             );
         }
-        match e.to_transaction() {
-            // read.rs stands in an entry for postings whose journal row is gone.
-            Err(_) if e.kind == "(missing)" && e.tx_id.is_empty() => {
-                self.fail(e, "journal row is missing but its postings remain".into())
-            }
-            Err(err) => self.fail(e, format!("invalid transaction: {err}")),
-            Ok(tx) => {
-                let pos = ChainPosition {
-                    entry_no: e.entry_no,
-                    batch_id: e.batch_id,
-                    recorded_at: e.recorded_at.clone(),
-                };
-                if let Some(what) = non_canonical(e, &tx, &mut self.canonical) {
-                    self.fail(e, format!("journal text is not in canonical form: {what}"));
-                }
-                write_canonical(&tx, &pos, &mut self.canonical);
-                let computed = chain_hash_hex(&e.prev_hash, &self.canonical);
-                if computed.as_str() != e.hash {
-                    self.fail(
-                        e,
-                        format!(
-                            "hash mismatch: stored {}, content hashes to {}",
-                            short(&e.hash),
-                            computed.as_str()
-                        ),
-                    );
-                }
-                self.check_kind_invariants(e, &tx);
+        for message in &verdict.problems {
+            self.fail(e, message.clone());
+        }
+        if let Some((out, into)) = verdict.carried {
+            if let Err(err) = self.carry(e, out, into) {
+                self.fail(e, format!("{} postings: {err}", TxKind::Carryover.as_str()));
             }
         }
         self.count_details(e);
@@ -198,62 +176,15 @@ impl Checker {
         }
     }
 
-    /// Carryover: out of Y equals into Y+1. Recovery: what leaves the
-    /// allocation is what returns to a pool. Stored amounts are untrusted, so
-    /// every sum is checked: past `i64` it is a failure, never a wrap.
-    fn check_kind_invariants(&mut self, e: &JournalEntry, tx: &Transaction) {
-        let sum_kind = |kind: AccountKind| {
-            Fen::checked_sum(
-                tx.postings()
-                    .iter()
-                    .filter(|p| p.account.kind() == kind)
-                    .map(|p| p.amount),
-            )
-        };
-        let checked = match tx.kind() {
-            TxKind::Carryover => sum_kind(AccountKind::CarriedOut)
-                .and_then(|out| Ok((out, sum_kind(AccountKind::CarriedIn)?.checked_neg()?)))
-                .and_then(|(out, into)| self.check_carryover(e, out, into)),
-            TxKind::Recovery => sum_kind(AccountKind::PoolRecovered)
-                .and_then(|back| Ok((back, sum_kind(AccountKind::Allocated)?.checked_neg()?)))
-                .map(|(back, released)| self.check_recovery(e, back, released)),
-            _ => Ok(()),
-        };
-        if let Err(err) = checked {
-            self.fail(e, format!("{} postings: {err}", tx.kind().as_str()));
-        }
-    }
-
-    fn check_carryover(&mut self, e: &JournalEntry, out: Fen, into: Fen) -> Result<(), MoneyError> {
-        if out != into || out.is_zero() {
-            self.fail(
-                e,
-                format!(
-                    "carryover out {} fen does not equal carryover in {} fen",
-                    out.as_i64(),
-                    into.as_i64()
-                ),
-            );
-        }
+    /// Adds a carryover to the years' totals: past `i64` it is a failure,
+    /// never a wrap.
+    fn carry(&mut self, e: &JournalEntry, out: Fen, into: Fen) -> Result<(), MoneyError> {
         let year = e.fiscal_year.unwrap_or(0);
         let carried_out = self.carried_out.entry(year).or_default();
         *carried_out = carried_out.checked_add(out)?;
         let carried_in = self.carried_in.entry(year.saturating_add(1)).or_default();
         *carried_in = carried_in.checked_add(into)?;
         Ok(())
-    }
-
-    fn check_recovery(&mut self, e: &JournalEntry, recovered: Fen, released: Fen) {
-        if !recovered.is_positive() || recovered != released {
-            self.fail(
-                e,
-                format!(
-                    "recovery of {} fen from allocations put {} fen back in the pool",
-                    released.as_i64(),
-                    recovered.as_i64()
-                ),
-            );
-        }
     }
 
     /// Counts the record row an entry's details name, whether or not the
@@ -266,6 +197,113 @@ impl Checker {
                 None => self.fail(e, format!("details name an unknown record table `{table}`")),
             }
         }
+    }
+}
+
+/// What an entry shows on its own, whatever came before it: worked out
+/// for a whole page on a thread of its own (pages.rs), so that the checker
+/// keeps only the ordered, stateful part.
+#[derive(Default)]
+pub(crate) struct EntryVerdict {
+    /// Failure messages, in the order the checker reports them.
+    problems: Vec<String>,
+    /// A carryover's (out, into), for the per-year totals.
+    carried: Option<(Fen, Fen)>,
+}
+
+/// The verdict on each entry of a page, in order.
+pub(crate) fn entry_verdicts(entries: &[JournalEntry]) -> Vec<EntryVerdict> {
+    let mut canonical = Vec::with_capacity(1024);
+    entries.iter().map(|e| verdict(e, &mut canonical)).collect()
+}
+
+/// Rebuilds the transaction, checks its text is canonical and recomputes
+/// its hash from its stored `prev_hash` (whether that links to the entry
+/// before is the checker's part), then the invariants of its kind.
+fn verdict(e: &JournalEntry, canonical: &mut Vec<u8>) -> EntryVerdict {
+    let mut v = EntryVerdict::default();
+    let tx = match e.to_transaction() {
+        Ok(tx) => tx,
+        // read.rs stands in an entry for postings whose journal row is gone.
+        Err(_) if e.kind == "(missing)" && e.tx_id.is_empty() => {
+            v.problems
+                .push("journal row is missing but its postings remain".into());
+            return v;
+        }
+        Err(err) => {
+            v.problems.push(format!("invalid transaction: {err}"));
+            return v;
+        }
+    };
+    if let Some(what) = non_canonical(e, &tx, canonical) {
+        v.problems
+            .push(format!("journal text is not in canonical form: {what}"));
+    }
+    let pos = ChainPosition {
+        entry_no: e.entry_no,
+        batch_id: e.batch_id,
+        recorded_at: e.recorded_at.clone(),
+    };
+    write_canonical(&tx, &pos, canonical);
+    let computed = chain_hash_hex(&e.prev_hash, canonical);
+    if computed.as_str() != e.hash {
+        v.problems.push(format!(
+            "hash mismatch: stored {}, content hashes to {}",
+            short(&e.hash),
+            computed.as_str()
+        ));
+    }
+    kind_invariants(&tx, &mut v);
+    v
+}
+
+/// Carryover: out of Y equals into Y+1. Recovery: what leaves the
+/// allocation is what returns to a pool. Stored amounts are untrusted, so
+/// every sum is checked: past `i64` it is a failure, never a wrap.
+fn kind_invariants(tx: &Transaction, v: &mut EntryVerdict) {
+    let sum_kind = |kind: AccountKind| {
+        Fen::checked_sum(
+            tx.postings()
+                .iter()
+                .filter(|p| p.account.kind() == kind)
+                .map(|p| p.amount),
+        )
+    };
+    let checked = match tx.kind() {
+        TxKind::Carryover => sum_kind(AccountKind::CarriedOut)
+            .and_then(|out| Ok((out, sum_kind(AccountKind::CarriedIn)?.checked_neg()?)))
+            .map(|(out, into)| {
+                check_carryover(out, into, v);
+                v.carried = Some((out, into));
+            }),
+        TxKind::Recovery => sum_kind(AccountKind::PoolRecovered)
+            .and_then(|back| Ok((back, sum_kind(AccountKind::Allocated)?.checked_neg()?)))
+            .map(|(back, released)| check_recovery(back, released, v)),
+        _ => Ok(()),
+    };
+    if let Err(err) = checked {
+        v.problems
+            .push(format!("{} postings: {err}", tx.kind().as_str()));
+    }
+}
+
+fn check_carryover(out: Fen, into: Fen, v: &mut EntryVerdict) {
+    if out != into || out.is_zero() {
+        v.problems.push(format!(
+            "carryover out {} fen does not equal carryover in {} fen",
+            out.as_i64(),
+            into.as_i64()
+        ));
+    }
+}
+
+fn check_recovery(recovered: Fen, released: Fen, v: &mut EntryVerdict) {
+    if !recovered.is_positive() || recovered != released {
+        v.problems.push(format!(
+            "recovery of {} fen from allocations put {} fen back in the pool",
+            released.as_i64(),
+            recovered.as_i64()
+        ));
     }
 }
 
@@ -332,16 +370,20 @@ impl Store {
             postings: 0,
             details_refs: HashMap::new(),
             batch_last: BTreeMap::new(),
-            canonical: Vec::new(),
         };
         let mut entries = 0;
-        // Pages are read on a thread of their own (pages.rs) while this
-        // one is checked.
+        // Pages are read, and their entries' verdicts worked out, on
+        // threads of their own (pages.rs) while this one is checked.
         let mut pages = self.journal_pages(true);
         while let Some(page) = pages.next().await {
             let page = page?;
-            for e in &page.entries {
-                c.check_entry(e);
+            assert_eq!(
+                page.verdicts.len(),
+                page.entries.len(),
+                "a verify page comes with a verdict per entry"
+            );
+            for (e, verdict) in page.entries.iter().zip(&page.verdicts) {
+                c.check_entry(e, verdict);
                 entries += 1;
             }
             check_domain_rows(&page, &mut c);
