@@ -1,11 +1,12 @@
 //! Ledger-level commands: budget, closing periods, and the domain-table
 //! catalogue that ties each domain row to its journal entry.
 
+use crate::read::Cells;
 use crate::write::{Val, WriteTx};
 use crate::{Result, Store, StoreError};
 use chrono::NaiveDate;
 use fundledger_core::{Account, Fen, Transaction, TxKind, TxMeta};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 /// Column type of a domain table, for reading rows back generically.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,16 +131,29 @@ impl DomainTable {
         self.columns.iter().map(|(n, _)| *n).collect()
     }
 
-    pub(crate) fn read_row(&self, row: &sqlx::any::AnyRow) -> Result<Vec<Val>> {
+    /// Its rows and their entry numbers (last column) for entries
+    /// `after < entry_no <= upto`, bound as `bounds` (`$1, $2` or `?1, ?2`).
+    pub(crate) fn select_by_entries(&self, bounds: (&str, &str)) -> String {
+        format!(
+            "SELECT {}, entry_no FROM {} WHERE entry_no > {} AND entry_no <= {} ORDER BY entry_no",
+            self.column_names().join(", "),
+            self.name,
+            bounds.0,
+            bounds.1
+        )
+    }
+
+    /// The row's values in column order, whichever driver read it.
+    pub(crate) fn read_row(&self, row: &impl Cells) -> Result<Vec<Val>> {
         self.columns
             .iter()
             .enumerate()
             .map(|(i, (_, t))| {
                 Ok(match t {
-                    ColType::Int => Val::Int(row.try_get(i)?),
-                    ColType::Text => Val::Text(row.try_get(i)?),
-                    ColType::OptInt => Val::OptInt(row.try_get(i)?),
-                    ColType::OptText => Val::OptText(row.try_get(i)?),
+                    ColType::Int => Val::Int(row.int(i)?),
+                    ColType::Text => Val::Text(row.text(i)?),
+                    ColType::OptInt => Val::OptInt(row.opt_int(i)?),
+                    ColType::OptText => Val::OptText(row.opt_text(i)?),
                 })
             })
             .collect()

@@ -194,11 +194,7 @@ async fn pool_page(store: &Store, with_domain: bool, after: i64) -> Result<Journ
 async fn domain_rows(store: &Store, after: i64, upto: i64) -> Result<Vec<DomainRow>> {
     let mut out = Vec::new();
     for table in DOMAIN_TABLES {
-        let sql = format!(
-            "SELECT {}, entry_no FROM {} WHERE entry_no > $1 AND entry_no <= $2 ORDER BY entry_no",
-            table.column_names().join(", "),
-            table.name
-        );
+        let sql = table.select_by_entries(("$1", "$2"));
         let rows = sqlx::query(&sql)
             .bind(after)
             .bind(upto)

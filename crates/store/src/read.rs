@@ -22,6 +22,30 @@ pub struct LedgerSnapshot {
 
 pub(crate) const JOURNAL_PAGE_ENTRIES: i64 = 2000;
 
+/// A row's cells by position, whichever driver read it (sqlx on both
+/// backends, rusqlite for SQLite's scans: scan.rs).
+pub(crate) trait Cells {
+    fn text(&self, i: usize) -> Result<String>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>>;
+    fn int(&self, i: usize) -> Result<i64>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>>;
+}
+
+impl Cells for sqlx::any::AnyRow {
+    fn text(&self, i: usize) -> Result<String> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.try_get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<i64> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.try_get(i)?)
+    }
+}
+
 impl Store {
     /// Balances from the materialised table, by account name. A stored name
     /// that is not a valid account is corrupt data.

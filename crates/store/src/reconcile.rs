@@ -3,14 +3,13 @@
 //! stream, so memory is bounded by lines, not vouchers.
 
 use crate::ledger::parse_date;
+use crate::read::Cells;
 use crate::scan::SqliteScan;
 use crate::{Backend, Result, Store, StoreError};
 use fundledger_core::reconcile::{LineYear, ReconcileParams, Reconciler, Report, VoucherIn};
 use fundledger_core::{DocNo, Fen, LineKey, ProjectCode, RegionCode};
 use futures_util::TryStreamExt;
-use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
-use sqlx::Row;
 use std::collections::{BTreeMap, HashSet};
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -107,26 +106,6 @@ const CARRIES: &str = "SELECT doc_no, to_region, project_code, from_year, origin
     deadline_days, carried_on, amount_fen FROM carries";
 const REFUNDED: &str =
     "SELECT DISTINCT original_voucher_no FROM vouchers WHERE original_voucher_no IS NOT NULL";
-
-/// A row's cells by position, whichever driver read it (sqlx on both
-/// backends, rusqlite for SQLite's scans: scan.rs).
-pub(crate) trait Cells {
-    fn text(&self, i: usize) -> Result<String>;
-    fn opt_text(&self, i: usize) -> Result<Option<String>>;
-    fn int(&self, i: usize) -> Result<i64>;
-}
-
-impl Cells for AnyRow {
-    fn text(&self, i: usize) -> Result<String> {
-        Ok(self.try_get(i)?)
-    }
-    fn opt_text(&self, i: usize) -> Result<Option<String>> {
-        Ok(self.try_get(i)?)
-    }
-    fn int(&self, i: usize) -> Result<i64> {
-        Ok(self.try_get(i)?)
-    }
-}
 
 /// Every line-year, read on `conn` (inside the caller's snapshot).
 async fn load_line_years(conn: &mut AnyConnection) -> Result<Vec<LineYear>> {

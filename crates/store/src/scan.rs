@@ -10,11 +10,10 @@
 //! transaction so that every page comes from the same snapshot
 //! (docs/adr/0005-write-path.md). PostgreSQL keeps the sqlx path.
 
-use crate::ledger::{ColType, DomainTable, DOMAIN_TABLES};
+use crate::ledger::DOMAIN_TABLES;
 use crate::pages::DomainRow;
+use crate::read::Cells;
 use crate::read::{orphan_marker, JOURNAL_PAGE_ENTRIES};
-use crate::reconcile::Cells;
-use crate::write::Val;
 use crate::{Result, StoreError, SQLITE_BUSY_TIMEOUT_MS};
 use fundledger_core::journal::{JournalEntry, StoredPosting};
 use fundledger_core::Fen;
@@ -102,15 +101,11 @@ impl SqliteScan {
     pub(crate) fn domain_rows(&self, after: i64, upto: i64) -> Result<Vec<DomainRow>> {
         let mut out = Vec::new();
         for table in DOMAIN_TABLES {
-            let sql = format!(
-                "SELECT {}, entry_no FROM {} WHERE entry_no > ?1 AND entry_no <= ?2 ORDER BY entry_no",
-                table.column_names().join(", "),
-                table.name
-            );
+            let sql = table.select_by_entries(("?1", "?2"));
             let mut stmt = self.conn.prepare_cached(&sql).map_err(scan_error)?;
             let mut rows = stmt.query((after, upto)).map_err(scan_error)?;
             while let Some(r) = rows.next().map_err(scan_error)? {
-                let vals = domain_vals(table, r).map_err(scan_error)?;
+                let vals = table.read_row(r)?;
                 out.push(DomainRow {
                     table: table.name,
                     entry_no: r.get(table.columns.len()).map_err(scan_error)?,
@@ -150,6 +145,9 @@ impl Cells for rusqlite::Row<'_> {
     fn int(&self, i: usize) -> Result<i64> {
         self.get(i).map_err(scan_error)
     }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        self.get(i).map_err(scan_error)
+    }
 }
 
 fn journal_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
@@ -173,22 +171,6 @@ fn journal_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
         hash: r.get(16)?,
         postings: Vec::new(),
     })
-}
-
-fn domain_vals(table: &DomainTable, r: &rusqlite::Row<'_>) -> rusqlite::Result<Vec<Val>> {
-    table
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, (_, t))| {
-            Ok(match t {
-                ColType::Int => Val::Int(r.get(i)?),
-                ColType::Text => Val::Text(r.get(i)?),
-                ColType::OptInt => Val::OptInt(r.get(i)?),
-                ColType::OptText => Val::OptText(r.get(i)?),
-            })
-        })
-        .collect()
 }
 
 /// A stored value of the wrong type (only a forged row has one) or a read
