@@ -14,6 +14,7 @@ use crate::write::Val;
 use crate::{Backend, Result, Store};
 use fundledger_core::journal::JournalEntry;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// Pages read ahead of the one the caller holds.
 const PAGES_AHEAD: usize = 2;
@@ -41,8 +42,12 @@ pub struct JournalPages {
 }
 
 enum Source {
-    /// SQLite: pages read ahead by a blocking thread.
-    Ahead(mpsc::Receiver<Result<JournalPage>>),
+    /// SQLite: pages read ahead by blocking threads (the reader, and for
+    /// verify the verdict worker), joined once the last page is out.
+    Ahead {
+        pages: mpsc::Receiver<Result<JournalPage>>,
+        workers: Vec<JoinHandle<()>>,
+    },
     /// PostgreSQL: each page read through the pool when asked for, so a
     /// caller's one-connection pool (the tamper tests hold a transaction
     /// open on it) is never used by two tasks at once.
@@ -59,7 +64,13 @@ impl JournalPages {
     /// The next page, `None` after the last.
     pub async fn next(&mut self) -> Option<Result<JournalPage>> {
         match &mut self.source {
-            Source::Ahead(pages) => pages.recv().await,
+            Source::Ahead { pages, workers } => match pages.recv().await {
+                Some(page) => Some(page),
+                None => {
+                    join_workers(std::mem::take(workers)).await;
+                    None
+                }
+            },
             Source::OnDemand {
                 store,
                 with_domain,
@@ -92,12 +103,9 @@ impl Store {
     pub fn journal_pages(&self, with_domain: bool) -> JournalPages {
         let source = match (self.backend(), self.sqlite_path()) {
             (Backend::Sqlite, Some(path)) => {
-                let (send, pages) = mpsc::channel(PAGES_AHEAD);
                 let path = path.to_string();
-                tokio::task::spawn_blocking(move || scan_sqlite(&path, with_domain, &send));
-                Source::Ahead(match with_domain {
-                    true => with_verdicts(pages),
-                    false => pages,
+                ahead(with_domain, move |send| {
+                    scan_sqlite(&path, with_domain, send)
                 })
             }
             _ => Source::OnDemand {
@@ -108,6 +116,41 @@ impl Store {
             },
         };
         JournalPages { source }
+    }
+}
+
+/// Pages from `produce` on a blocking thread, with their verdicts worked
+/// out on a second one when `with_verdicts`.
+fn ahead(
+    with_verdicts: bool,
+    produce: impl FnOnce(&mpsc::Sender<Result<JournalPage>>) + Send + 'static,
+) -> Source {
+    let (send, pages) = mpsc::channel(PAGES_AHEAD);
+    let reader = tokio::task::spawn_blocking(move || produce(&send));
+    let mut workers = vec![reader];
+    let pages = match with_verdicts {
+        true => {
+            let (pages, worker) = verdicts_of(pages);
+            workers.push(worker);
+            pages
+        }
+        false => pages,
+    };
+    Source::Ahead { pages, workers }
+}
+
+/// Waits for the threads behind a channel that has closed. A closed channel
+/// is also what a thread that panicked leaves behind; re-raising its panic
+/// here is what keeps a reader that died halfway from looking like the end
+/// of the journal.
+async fn join_workers(workers: Vec<JoinHandle<()>>) {
+    for worker in workers {
+        if let Err(e) = worker.await {
+            match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => panic!("a journal page thread did not finish: {e}"),
+            }
+        }
     }
 }
 
@@ -153,11 +196,11 @@ fn scan_sqlite(path: &str, with_domain: bool, send: &mpsc::Sender<Result<Journal
 
 /// The pages of `read` with their verdicts, worked out on a thread of its
 /// own; it stops as the producer does.
-fn with_verdicts(
+fn verdicts_of(
     mut read: mpsc::Receiver<Result<JournalPage>>,
-) -> mpsc::Receiver<Result<JournalPage>> {
+) -> (mpsc::Receiver<Result<JournalPage>>, JoinHandle<()>) {
     let (send, pages) = mpsc::channel(PAGES_AHEAD);
-    tokio::task::spawn_blocking(move || {
+    let worker = tokio::task::spawn_blocking(move || {
         while let Some(page) = read.blocking_recv() {
             let page = page.map(|mut page| {
                 page.verdicts = entry_verdicts(&page.entries);
@@ -169,7 +212,7 @@ fn with_verdicts(
             }
         }
     });
-    pages
+    (pages, worker)
 }
 
 /// One page through the pool (with its verdicts, worked out here, for verify).
@@ -210,4 +253,66 @@ async fn domain_rows(store: &Store, after: i64, upto: i64) -> Result<Vec<DomainR
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty_page() -> JournalPage {
+        JournalPage {
+            entries: Vec::new(),
+            domain: Vec::new(),
+            verdicts: Vec::new(),
+        }
+    }
+
+    /// Every page the producer sends, then `None`.
+    async fn drain(with_verdicts: bool, pages_before_panic: usize) -> usize {
+        let mut pages = JournalPages {
+            source: ahead(with_verdicts, move |send| {
+                for _ in 0..pages_before_panic {
+                    send.blocking_send(Ok(empty_page())).unwrap();
+                }
+                panic!("the page reader died halfway");
+            }),
+        };
+        let mut seen = 0;
+        while let Some(page) = pages.next().await {
+            page.unwrap();
+            seen += 1;
+        }
+        seen
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    #[should_panic(expected = "the page reader died halfway")]
+    async fn a_reader_that_panics_is_not_the_end_of_the_journal() {
+        drain(false, 2).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    #[should_panic(expected = "the page reader died halfway")]
+    async fn a_reader_that_panics_behind_the_verdict_thread_is_not_the_end_either() {
+        drain(true, 1).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_reader_that_finishes_ends_the_pages() {
+        let mut pages = JournalPages {
+            source: ahead(true, |send| {
+                for _ in 0..3 {
+                    send.blocking_send(Ok(empty_page())).unwrap();
+                }
+            }),
+        };
+        let mut seen = 0;
+        while let Some(page) = pages.next().await {
+            page.unwrap();
+            seen += 1;
+        }
+        assert_eq!(seen, 3);
+        // Asked again after the end: still the end, no thread to join twice.
+        assert!(pages.next().await.is_none());
+    }
 }
