@@ -88,6 +88,10 @@ const POSTGRES_POOL_CONNECTIONS: u32 = 8;
 /// failing (`PRAGMA busy_timeout`).
 pub(crate) const SQLITE_BUSY_TIMEOUT_MS: u32 = 30_000;
 
+/// Page size of a SQLite ledger created by this release, in bytes (an
+/// existing ledger keeps the one it was made with); see `set_up_session`.
+pub(crate) const SQLITE_NEW_PAGE_SIZE_BYTES: u32 = 16_384;
+
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -228,6 +232,14 @@ async fn set_up_session(
     // writer's lock instead of failing at once; WAL lets readers run beside
     // the one writer; foreign keys are off by default in SQLite.
     conn.execute(format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}").as_str())
+        .await?;
+    // A new ledger gets 16 KiB pages (a no-op on an existing one, whose page
+    // size is fixed): a one-command import writes its whole size to the WAL,
+    // and the WAL's index in shared memory holds an entry per page written,
+    // which at 4 KiB pages was ~20 MB of a 10M-voucher import's peak RSS
+    // (docs/adr/0005-write-path.md). It must come before journal_mode, which
+    // writes the file's first page.
+    conn.execute(format!("PRAGMA page_size = {SQLITE_NEW_PAGE_SIZE_BYTES}").as_str())
         .await?;
     conn.execute("PRAGMA journal_mode = WAL").await?;
     conn.execute("PRAGMA foreign_keys = ON").await?;

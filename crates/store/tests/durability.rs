@@ -23,6 +23,28 @@ async fn sqlite_is_wal_with_synchronous_full() {
     assert_eq!(setting(&store, "PRAGMA synchronous").await, "2");
 }
 
+/// A new ledger is made with 16 KiB pages (the WAL index of a 10M-voucher
+/// import is a quarter of what 4 KiB pages gave, ADR 0005); a ledger made
+/// with other pages keeps them, since SQLite fixes a file's page size.
+#[tokio::test]
+async fn a_new_sqlite_ledger_has_16_kib_pages_and_an_old_one_keeps_its_own() {
+    let db = TestDb::sqlite();
+    let store = db.store().await;
+    assert_eq!(setting(&store, "PRAGMA page_size").await, "16384");
+    store.close().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x);")
+        .unwrap();
+    drop(old);
+    let url = format!("sqlite:{}", path.display());
+    let store = Store::open(&url, OpenMode::Create).await.unwrap();
+    assert_eq!(setting(&store, "PRAGMA page_size").await, "4096");
+    store.close().await;
+}
+
 #[tokio::test]
 async fn postgres_sessions_turn_synchronous_commit_back_on() {
     let Some(db) = TestDb::postgres() else { return };
