@@ -3,14 +3,14 @@
 //! stream, so memory is bounded by lines, not vouchers.
 
 use crate::ledger::parse_date;
-use crate::read::Cells;
+use crate::read::{Cells, TextCells};
 use crate::scan::SqliteScan;
 use crate::{Backend, Result, Store, StoreError};
 use fundledger_core::reconcile::{LineYear, ReconcileParams, Reconciler, Report, VoucherIn};
 use fundledger_core::{DocNo, Fen, LineKey, ProjectCode, RegionCode};
 use futures_util::TryStreamExt;
 use sqlx::AnyConnection;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
@@ -83,9 +83,10 @@ async fn stream_vouchers(
         ),
     };
     let mut rows = sqlx::query(&sql).bind(as_of).fetch(&mut *conn);
+    let mut reader = VoucherReader::default();
     while let Some(row) = rows.try_next().await? {
         engine
-            .push(voucher_in(&row)?)
+            .push_ref(reader.read(&row)?)
             .map_err(|e| StoreError::Refused(e.to_string()))?;
     }
     Ok(())
@@ -171,21 +172,81 @@ fn add_carry(years: &mut LineYears, r: &impl Cells) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn voucher_in(r: &impl Cells) -> Result<VoucherIn> {
-    Ok(VoucherIn {
-        voucher_no: r.text(0)?,
-        paid_on: parse_date(&r.text(1)?)?,
-        fiscal_year: r.int(2)? as i32,
-        region: RegionCode::parse(&r.text(3)?).map_err(|e| corrupt("stored region", e))?,
-        project: ProjectCode::parse(&r.text(4)?).map_err(|e| corrupt("stored project", e))?,
-        doc_no: r
-            .opt_text(5)?
-            .map(|d| DocNo::parse(&d))
-            .transpose()
-            .map_err(|e| corrupt("stored doc_no", e))?,
-        amount: Fen::new(r.int(6)?),
-        original_voucher_no: r.opt_text(7)?,
-    })
+/// Reads voucher rows ([`VOUCHER_COLUMNS`]) into one reused [`VoucherIn`]:
+/// a million rows must not cost a million sets of allocations. Vouchers come
+/// in date order, so the date is parsed once per day; a document number is
+/// parsed once per distinct text (the cache is bounded).
+struct VoucherReader {
+    voucher: VoucherIn,
+    paid_on_text: String,
+    doc_nos: HashMap<String, DocNo>,
+}
+
+/// Distinct document numbers the reader keeps parsed; past this the cache
+/// starts over, so memory stays bounded whatever the vouchers name.
+const DOC_NO_CACHE_ENTRIES: usize = 1 << 16;
+
+impl Default for VoucherReader {
+    fn default() -> VoucherReader {
+        VoucherReader {
+            voucher: VoucherIn {
+                voucher_no: String::new(),
+                paid_on: chrono::NaiveDate::MIN,
+                fiscal_year: 0,
+                region: RegionCode::from_u32(100_000),
+                project: ProjectCode::parse("_").expect("a valid project code"),
+                doc_no: None,
+                amount: Fen::ZERO,
+                original_voucher_no: None,
+            },
+            paid_on_text: String::new(),
+            doc_nos: HashMap::new(),
+        }
+    }
+}
+
+impl VoucherReader {
+    fn read(&mut self, r: &impl TextCells) -> Result<&VoucherIn> {
+        let v = &mut self.voucher;
+        v.voucher_no.clear();
+        v.voucher_no.push_str(r.str(0)?);
+        let paid_on = r.str(1)?;
+        if paid_on != self.paid_on_text {
+            v.paid_on = parse_date(paid_on)?;
+            self.paid_on_text.clear();
+            self.paid_on_text.push_str(paid_on);
+        }
+        v.fiscal_year = r.int(2)? as i32;
+        v.region = RegionCode::parse(r.str(3)?).map_err(|e| corrupt("stored region", e))?;
+        let project = r.str(4)?;
+        if project != v.project.as_str() {
+            v.project = ProjectCode::parse(project).map_err(|e| corrupt("stored project", e))?;
+        }
+        v.doc_no = match r.opt_str(5)? {
+            None => None,
+            Some(text) => Some(match self.doc_nos.get(text) {
+                Some(doc_no) => doc_no.clone(),
+                None => {
+                    let doc_no = DocNo::parse(text).map_err(|e| corrupt("stored doc_no", e))?;
+                    if self.doc_nos.len() >= DOC_NO_CACHE_ENTRIES {
+                        self.doc_nos.clear();
+                    }
+                    self.doc_nos.insert(text.to_string(), doc_no.clone());
+                    doc_no
+                }
+            }),
+        };
+        v.amount = Fen::new(r.int(6)?);
+        match (r.opt_str(7)?, &mut v.original_voucher_no) {
+            (None, original) => *original = None,
+            (Some(text), Some(original)) => {
+                original.clear();
+                original.push_str(text);
+            }
+            (Some(text), original) => *original = Some(text.to_string()),
+        }
+        Ok(&self.voucher)
+    }
 }
 
 /// The whole reconciliation of a SQLite ledger through rusqlite, in one
@@ -208,9 +269,10 @@ pub(crate) fn reconcile_sqlite(path: &str, params: ReconcileParams) -> Result<Re
     let sql = format!(
         "SELECT {VOUCHER_COLUMNS} FROM vouchers WHERE paid_on <= ?1 ORDER BY paid_on, voucher_no"
     );
+    let mut reader = VoucherReader::default();
     scan.each_row(&sql, [as_of], |r| {
         engine
-            .push(voucher_in(r)?)
+            .push_ref(reader.read(r)?)
             .map_err(|e| StoreError::Refused(e.to_string()))
     })?;
     engine
