@@ -349,9 +349,12 @@ impl LineState {
 /// The line-years of one (fiscal year, region, project): every voucher of
 /// that account is matched among them and nowhere else.
 struct Account {
-    /// Line indices in §5.1 candidate order (doc date, then doc_no).
-    candidates: Vec<usize>,
-    /// (doc_no, line index) sorted by doc_no, for vouchers with a doc_no.
+    /// (doc date, line index) in §5.1 candidate order (doc date, then
+    /// doc_no); the date kept here so finding the live candidates reads
+    /// one short array, not every line's state.
+    candidates: Vec<(NaiveDate, usize)>,
+    /// (doc_no, line index) sorted by doc_no, for vouchers with a doc_no;
+    /// found through `Reconciler::doc_numbers`.
     by_doc_no: Vec<(DocNo, usize)>,
     /// `candidates[..no_room]` have no room left (outstanding as of D <= 0),
     /// so a fill starts past them: payments only ever shrink room, so this
@@ -365,14 +368,51 @@ struct Account {
 /// without cloning the voucher's project code.
 type ProjectIndex = u32;
 
+/// (account, doc year, doc number) → the first entry of that year and
+/// number in the account's `by_doc_no` (the prefix decides among the few
+/// that share them).
+type DocNumbers = HashMap<(u32, i32, u32), usize, BuildIntHasher>;
+
+/// A multiply-and-rotate hasher (as rustc's FxHash) for the small integer
+/// keys looked up once per voucher; SipHash's resistance to chosen keys
+/// buys nothing for a ledger's own codes and costs most of a lookup.
+#[derive(Clone, Copy, Default)]
+struct IntHasher(u64);
+
+impl std::hash::Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_i32(&mut self, n: i32) {
+        self.write_u64(u64::from(u32::from_ne_bytes(n.to_ne_bytes())));
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(u64::try_from(n).expect("usize fits in u64"));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type BuildIntHasher = std::hash::BuildHasherDefault<IntHasher>;
+
 /// Streaming engine: memory bounded by lines, not vouchers.
 pub struct Reconciler {
     params: ReconcileParams,
     lines: Vec<LineState>,
     projects: HashMap<ProjectCode, ProjectIndex>,
     /// (fiscal year, region, project) → index in `accounts`.
-    account_index: HashMap<(FiscalYear, RegionCode, ProjectIndex), usize>,
+    account_index: HashMap<(FiscalYear, u32, ProjectIndex), usize, BuildIntHasher>,
     accounts: Vec<Account>,
+    doc_numbers: DocNumbers,
     refunded_originals: HashSet<String>,
     remembered: HashMap<String, Remembered>,
     unmatched: Vec<UnmatchedRow>,
@@ -408,14 +448,14 @@ impl Reconciler {
             }
         }
         let mut projects = HashMap::new();
-        let mut account_index = HashMap::new();
+        let mut account_index = HashMap::default();
         let mut accounts: Vec<Account> = Vec::new();
         for (index, state) in states.iter_mut().enumerate() {
             let key = &state.line.key;
             let next_project = ProjectIndex::try_from(projects.len()).expect("projects fit in u32");
             let project = *projects.entry(key.project.clone()).or_insert(next_project);
             let account = *account_index
-                .entry((state.line.fiscal_year, key.region, project))
+                .entry((state.line.fiscal_year, key.region.as_u32(), project))
                 .or_insert_with(|| {
                     accounts.push(Account {
                         candidates: Vec::new(),
@@ -424,15 +464,18 @@ impl Reconciler {
                     });
                     accounts.len() - 1
                 });
-            accounts[account].candidates.push(index);
+            accounts[account]
+                .candidates
+                .push((state.line.doc_date, index));
             accounts[account].by_doc_no.push((key.doc_no.clone(), index));
             state.account = account;
         }
-        for account in &mut accounts {
+        let mut doc_numbers = DocNumbers::default();
+        for (a, account) in accounts.iter_mut().enumerate() {
             account
                 .candidates
-                .sort_by(|a, b| states[*a].doc_order().cmp(&states[*b].doc_order()));
-            account.by_doc_no.sort_by(|a, b| a.0.cmp(&b.0));
+                .sort_by(|x, y| states[x.1].doc_order().cmp(&states[y.1].doc_order()));
+            account.by_doc_no.sort_by(|x, y| x.0.cmp(&y.0));
             for pair in account.by_doc_no.windows(2) {
                 let line = &states[pair[1].1].line;
                 assert!(
@@ -442,6 +485,12 @@ impl Reconciler {
                     line.fiscal_year
                 );
             }
+            let a = u32::try_from(a).expect("accounts fit in u32");
+            for (at, (doc_no, _)) in account.by_doc_no.iter().enumerate() {
+                doc_numbers
+                    .entry((a, doc_no.year(), doc_no.number()))
+                    .or_insert(at);
+            }
         }
         Reconciler {
             params,
@@ -449,6 +498,7 @@ impl Reconciler {
             projects,
             account_index,
             accounts,
+            doc_numbers,
             refunded_originals,
             remembered: HashMap::new(),
             unmatched: Vec::new(),
@@ -467,8 +517,19 @@ impl Reconciler {
     ) -> Option<usize> {
         let project = *self.projects.get(project)?;
         self.account_index
-            .get(&(fiscal_year, region, project))
+            .get(&(fiscal_year, region.as_u32(), project))
             .copied()
+    }
+
+    /// The line of `doc_no` in account `a`, if any.
+    fn line_of_doc_no(&self, a: usize, doc_no: &DocNo) -> Option<usize> {
+        let key = (u32::try_from(a).ok()?, doc_no.year(), doc_no.number());
+        let first = *self.doc_numbers.get(&key)?;
+        self.accounts[a].by_doc_no[first..]
+            .iter()
+            .take_while(|(d, _)| d.year() == doc_no.year() && d.number() == doc_no.number())
+            .find(|(d, _)| d == doc_no)
+            .map(|(_, index)| *index)
     }
 
     /// Feed vouchers in (paid_on, voucher_no) order; vouchers dated after as_of are ignored.
@@ -585,13 +646,7 @@ impl Reconciler {
         let account = self.account_of(voucher.fiscal_year, voucher.region, &voucher.project);
         match &voucher.doc_no {
             Some(doc_no) => {
-                let line = account.and_then(|a| {
-                    let by_doc_no = &self.accounts[a].by_doc_no;
-                    by_doc_no
-                        .binary_search_by(|(d, _)| d.cmp(doc_no))
-                        .ok()
-                        .map(|at| by_doc_no[at].1)
-                });
+                let line = account.and_then(|a| self.line_of_doc_no(a, doc_no));
                 match line {
                     Some(index) => self.placement.push((index, voucher.amount)),
                     None => return Ok(Err(UnmatchedReason::NoLineForDocNo)),
@@ -625,13 +680,13 @@ impl Reconciler {
         let account = &mut self.accounts[account];
         let live = account
             .candidates
-            .partition_point(|&i| lines[i].line.doc_date <= voucher.paid_on);
-        let Some((&last, earlier)) = account.candidates[..live].split_last() else {
+            .partition_point(|&(doc_date, _)| doc_date <= voucher.paid_on);
+        let Some((&(_, last), earlier)) = account.candidates[..live].split_last() else {
             return Ok(false);
         };
         // The lines before `no_room` would take nothing.
         let mut remaining = voucher.amount;
-        for &index in earlier.iter().skip(account.no_room) {
+        for &(_, index) in earlier.iter().skip(account.no_room) {
             if !remaining.is_positive() {
                 break;
             }
@@ -652,7 +707,7 @@ impl Reconciler {
     /// Moves the account's `no_room` past the lines a fill has filled.
     fn skip_lines_without_room(&mut self, account: usize) -> Result<(), ReconcileError> {
         let account = &mut self.accounts[account];
-        while let Some(&index) = account.candidates.get(account.no_room) {
+        while let Some(&(_, index)) = account.candidates.get(account.no_room) {
             if self.lines[index].room()?.is_positive() {
                 break;
             }
