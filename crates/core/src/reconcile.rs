@@ -452,8 +452,14 @@ impl Reconciler {
         let mut accounts: Vec<Account> = Vec::new();
         for (index, state) in states.iter_mut().enumerate() {
             let key = &state.line.key;
-            let next_project = ProjectIndex::try_from(projects.len()).expect("projects fit in u32");
-            let project = *projects.entry(key.project.clone()).or_insert(next_project);
+            let project = match projects.get(&key.project) {
+                Some(&project) => project,
+                None => {
+                    let next = ProjectIndex::try_from(projects.len()).expect("projects fit in u32");
+                    projects.insert(key.project.clone(), next);
+                    next
+                }
+            };
             let account = *account_index
                 .entry((state.line.fiscal_year, key.region.as_u32(), project))
                 .or_insert_with(|| {
@@ -467,7 +473,9 @@ impl Reconciler {
             accounts[account]
                 .candidates
                 .push((state.line.doc_date, index));
-            accounts[account].by_doc_no.push((key.doc_no.clone(), index));
+            accounts[account]
+                .by_doc_no
+                .push((key.doc_no.clone(), index));
             state.account = account;
         }
         let mut doc_numbers = DocNumbers::default();

@@ -6,6 +6,7 @@ use crate::ledger::parse_date;
 use crate::read::{Cells, TextCells};
 use crate::scan::SqliteScan;
 use crate::{Backend, Result, Store, StoreError};
+use chrono::NaiveDate;
 use fundledger_core::reconcile::{LineYear, ReconcileParams, Reconciler, Report, VoucherIn};
 use fundledger_core::{DocNo, Fen, LineKey, ProjectCode, RegionCode};
 use futures_util::TryStreamExt;
@@ -16,12 +17,52 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
-fn key(doc: &str, region: &str, project: &str) -> Result<LineKey> {
-    Ok(LineKey {
-        doc_no: DocNo::parse(doc).map_err(|e| corrupt("stored doc_no", e))?,
-        region: RegionCode::parse(region).map_err(|e| corrupt("stored region", e))?,
-        project: ProjectCode::parse(project).map_err(|e| corrupt("stored project", e))?,
-    })
+/// Parses the codes and dates of line rows, each distinct text once: a
+/// document's lines share its number and date, a project's its code.
+#[derive(Default)]
+struct LineReader {
+    doc_nos: HashMap<String, DocNo>,
+    projects: HashMap<String, ProjectCode>,
+    dates: HashMap<String, NaiveDate>,
+}
+
+impl LineReader {
+    fn key(
+        &mut self,
+        r: &impl TextCells,
+        doc: usize,
+        region: usize,
+        project: usize,
+    ) -> Result<LineKey> {
+        Ok(LineKey {
+            doc_no: cached(&mut self.doc_nos, r.str(doc)?, |t| {
+                DocNo::parse(t).map_err(|e| corrupt("stored doc_no", e))
+            })?,
+            region: RegionCode::parse(r.str(region)?).map_err(|e| corrupt("stored region", e))?,
+            project: cached(&mut self.projects, r.str(project)?, |t| {
+                ProjectCode::parse(t).map_err(|e| corrupt("stored project", e))
+            })?,
+        })
+    }
+
+    fn date(&mut self, r: &impl TextCells, i: usize) -> Result<NaiveDate> {
+        cached(&mut self.dates, r.str(i)?, parse_date)
+    }
+}
+
+/// `parse(text)` through `cache`; the cache holds at most one entry per
+/// line row read, so it is bounded by lines like the rest of the load.
+fn cached<T: Clone>(
+    cache: &mut HashMap<String, T>,
+    text: &str,
+    parse: impl FnOnce(&str) -> Result<T>,
+) -> Result<T> {
+    if let Some(value) = cache.get(text) {
+        return Ok(value.clone());
+    }
+    let value = parse(text)?;
+    cache.insert(text.to_string(), value.clone());
+    Ok(value)
 }
 
 impl Store {
@@ -111,23 +152,24 @@ const REFUNDED: &str =
 /// Every line-year, read on `conn` (inside the caller's snapshot).
 async fn load_line_years(conn: &mut AnyConnection) -> Result<Vec<LineYear>> {
     let mut years: LineYears = BTreeMap::new();
+    let mut reader = LineReader::default();
     for r in &sqlx::query(ORIGINAL_LINES).fetch_all(&mut *conn).await? {
-        add_original_line(&mut years, r)?;
+        add_original_line(&mut years, &mut reader, r)?;
     }
     for r in &sqlx::query(REDUCTIONS).fetch_all(&mut *conn).await? {
-        add_reduction(&mut years, r)?;
+        add_reduction(&mut years, &mut reader, r)?;
     }
     for r in &sqlx::query(CARRIES).fetch_all(&mut *conn).await? {
-        add_carry(&mut years, r)?;
+        add_carry(&mut years, &mut reader, r)?;
     }
     Ok(years.into_values().collect())
 }
 
 /// Each indicator line is a line-year of its origin year.
-fn add_original_line(years: &mut LineYears, r: &impl Cells) -> Result<()> {
-    let k = key(&r.text(0)?, &r.text(1)?, &r.text(2)?)?;
+fn add_original_line(years: &mut LineYears, p: &mut LineReader, r: &impl TextCells) -> Result<()> {
+    let k = p.key(r, 0, 1, 2)?;
     let origin = r.int(3)? as i32;
-    let doc_date = parse_date(&r.text(4)?)?;
+    let doc_date = p.date(r, 4)?;
     years.insert(
         (origin, k.clone()),
         LineYear {
@@ -143,10 +185,10 @@ fn add_original_line(years: &mut LineYears, r: &impl Cells) -> Result<()> {
 }
 
 /// A reduction is an allocation event of the line-year it reduces.
-fn add_reduction(years: &mut LineYears, r: &impl Cells) -> Result<()> {
-    let k = key(&r.text(0)?, &r.text(1)?, &r.text(2)?)?;
+fn add_reduction(years: &mut LineYears, p: &mut LineReader, r: &impl TextCells) -> Result<()> {
+    let k = p.key(r, 0, 1, 2)?;
     let origin = r.int(5)? as i32;
-    let date = parse_date(&r.text(3)?)?;
+    let date = p.date(r, 3)?;
     let line = years
         .get_mut(&(origin, k))
         .ok_or_else(|| StoreError::Corrupt("reduction without its line".into()))?;
@@ -155,8 +197,8 @@ fn add_reduction(years: &mut LineYears, r: &impl Cells) -> Result<()> {
 }
 
 /// A carry is a line-year of the year after the one it left.
-fn add_carry(years: &mut LineYears, r: &impl Cells) -> Result<()> {
-    let k = key(&r.text(0)?, &r.text(1)?, &r.text(2)?)?;
+fn add_carry(years: &mut LineYears, p: &mut LineReader, r: &impl TextCells) -> Result<()> {
+    let k = p.key(r, 0, 1, 2)?;
     let year = r.int(3)? as i32 + 1;
     years.insert(
         (year, k.clone()),
@@ -164,9 +206,9 @@ fn add_carry(years: &mut LineYears, r: &impl Cells) -> Result<()> {
             key: k,
             fiscal_year: year,
             origin_year: r.int(4)? as i32,
-            doc_date: parse_date(&r.text(5)?)?,
+            doc_date: p.date(r, 5)?,
             deadline_days: r.int(6)?,
-            allocation_events: vec![(parse_date(&r.text(7)?)?, Fen::new(r.int(8)?))],
+            allocation_events: vec![(p.date(r, 7)?, Fen::new(r.int(8)?))],
         },
     );
     Ok(())
@@ -257,9 +299,12 @@ pub(crate) fn reconcile_sqlite(path: &str, params: ReconcileParams) -> Result<Re
     let as_of = params.as_of.format("%Y-%m-%d").to_string();
     let scan = SqliteScan::open(path)?;
     let mut years: LineYears = BTreeMap::new();
-    scan.each_row(ORIGINAL_LINES, (), |r| add_original_line(&mut years, r))?;
-    scan.each_row(REDUCTIONS, (), |r| add_reduction(&mut years, r))?;
-    scan.each_row(CARRIES, (), |r| add_carry(&mut years, r))?;
+    let mut p = LineReader::default();
+    scan.each_row(ORIGINAL_LINES, (), |r| {
+        add_original_line(&mut years, &mut p, r)
+    })?;
+    scan.each_row(REDUCTIONS, (), |r| add_reduction(&mut years, &mut p, r))?;
+    scan.each_row(CARRIES, (), |r| add_carry(&mut years, &mut p, r))?;
     let mut refunded = HashSet::new();
     scan.each_row(REFUNDED, (), |r| {
         refunded.insert(r.text(0)?);
