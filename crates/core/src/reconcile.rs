@@ -447,59 +447,8 @@ impl Reconciler {
                 Err(e) => failed = Some(e),
             }
         }
-        let mut projects = HashMap::new();
-        let mut account_index = HashMap::default();
-        let mut accounts: Vec<Account> = Vec::new();
-        for (index, state) in states.iter_mut().enumerate() {
-            let key = &state.line.key;
-            let project = match projects.get(&key.project) {
-                Some(&project) => project,
-                None => {
-                    let next = ProjectIndex::try_from(projects.len()).expect("projects fit in u32");
-                    projects.insert(key.project.clone(), next);
-                    next
-                }
-            };
-            let account = *account_index
-                .entry((state.line.fiscal_year, key.region.as_u32(), project))
-                .or_insert_with(|| {
-                    accounts.push(Account {
-                        candidates: Vec::new(),
-                        by_doc_no: Vec::new(),
-                        no_room: 0,
-                    });
-                    accounts.len() - 1
-                });
-            accounts[account]
-                .candidates
-                .push((state.line.doc_date, index));
-            accounts[account]
-                .by_doc_no
-                .push((key.doc_no.clone(), index));
-            state.account = account;
-        }
-        let mut doc_numbers = DocNumbers::default();
-        for (a, account) in accounts.iter_mut().enumerate() {
-            account
-                .candidates
-                .sort_by(|x, y| states[x.1].doc_order().cmp(&states[y.1].doc_order()));
-            account.by_doc_no.sort_by(|x, y| x.0.cmp(&y.0));
-            for pair in account.by_doc_no.windows(2) {
-                let line = &states[pair[1].1].line;
-                assert!(
-                    pair[0].0 != pair[1].0,
-                    "line-year {} of {} given twice",
-                    line.key,
-                    line.fiscal_year
-                );
-            }
-            let a = u32::try_from(a).expect("accounts fit in u32");
-            for (at, (doc_no, _)) in account.by_doc_no.iter().enumerate() {
-                doc_numbers
-                    .entry((a, doc_no.year(), doc_no.number()))
-                    .or_insert(at);
-            }
-        }
+        let (projects, account_index, mut accounts) = group_accounts(&mut states);
+        let doc_numbers = index_doc_numbers(&mut accounts, &states);
         Reconciler {
             params,
             lines: states,
@@ -780,6 +729,79 @@ impl Reconciler {
         }
         Ok(())
     }
+}
+
+/// Which account each line-year is in: the interned projects, the accounts
+/// by (fiscal year, region, project), and each account's lines (unsorted).
+fn group_accounts(
+    states: &mut [LineState],
+) -> (
+    HashMap<ProjectCode, ProjectIndex>,
+    HashMap<(FiscalYear, u32, ProjectIndex), usize, BuildIntHasher>,
+    Vec<Account>,
+) {
+    let mut projects = HashMap::new();
+    let mut account_index = HashMap::default();
+    let mut accounts: Vec<Account> = Vec::new();
+    for (index, state) in states.iter_mut().enumerate() {
+        let key = &state.line.key;
+        let project = match projects.get(&key.project) {
+            Some(&project) => project,
+            None => {
+                let next = ProjectIndex::try_from(projects.len()).expect("projects fit in u32");
+                projects.insert(key.project.clone(), next);
+                next
+            }
+        };
+        let account = *account_index
+            .entry((state.line.fiscal_year, key.region.as_u32(), project))
+            .or_insert_with(|| {
+                accounts.push(Account {
+                    candidates: Vec::new(),
+                    by_doc_no: Vec::new(),
+                    no_room: 0,
+                });
+                accounts.len() - 1
+            });
+        accounts[account]
+            .candidates
+            .push((state.line.doc_date, index));
+        accounts[account]
+            .by_doc_no
+            .push((key.doc_no.clone(), index));
+        state.account = account;
+    }
+    (projects, account_index, accounts)
+}
+
+/// Sorts each account's lines (candidate order, doc_no order) and indexes
+/// them by (account, doc year, doc number).
+///
+/// Panics if two line-years share (fiscal year, doc_no, region, project).
+fn index_doc_numbers(accounts: &mut [Account], states: &[LineState]) -> DocNumbers {
+    let mut doc_numbers = DocNumbers::default();
+    for (a, account) in accounts.iter_mut().enumerate() {
+        account
+            .candidates
+            .sort_by(|x, y| states[x.1].doc_order().cmp(&states[y.1].doc_order()));
+        account.by_doc_no.sort_by(|x, y| x.0.cmp(&y.0));
+        for pair in account.by_doc_no.windows(2) {
+            let line = &states[pair[1].1].line;
+            assert!(
+                pair[0].0 != pair[1].0,
+                "line-year {} of {} given twice",
+                line.key,
+                line.fiscal_year
+            );
+        }
+        let a = u32::try_from(a).expect("accounts fit in u32");
+        for (at, (doc_no, _)) in account.by_doc_no.iter().enumerate() {
+            doc_numbers
+                .entry((a, doc_no.year(), doc_no.number()))
+                .or_insert(at);
+        }
+    }
+    doc_numbers
 }
 
 fn unmatched_row(voucher: &VoucherIn, reason: UnmatchedReason) -> UnmatchedRow {
