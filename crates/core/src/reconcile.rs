@@ -373,6 +373,11 @@ type ProjectIndex = u32;
 /// that share them).
 type DocNumbers = HashMap<(u32, i32, u32), usize, BuildIntHasher>;
 
+/// (fiscal year, region code, project) → index in `Reconciler::accounts`.
+type AccountIndex = HashMap<(FiscalYear, u32, ProjectIndex), usize, BuildIntHasher>;
+
+type Projects = HashMap<ProjectCode, ProjectIndex>;
+
 /// A multiply-and-rotate hasher (as rustc's FxHash) for the small integer
 /// keys looked up once per voucher; SipHash's resistance to chosen keys
 /// buys nothing for a ledger's own codes and costs most of a lookup.
@@ -408,9 +413,8 @@ type BuildIntHasher = std::hash::BuildHasherDefault<IntHasher>;
 pub struct Reconciler {
     params: ReconcileParams,
     lines: Vec<LineState>,
-    projects: HashMap<ProjectCode, ProjectIndex>,
-    /// (fiscal year, region, project) → index in `accounts`.
-    account_index: HashMap<(FiscalYear, u32, ProjectIndex), usize, BuildIntHasher>,
+    projects: Projects,
+    account_index: AccountIndex,
     accounts: Vec<Account>,
     doc_numbers: DocNumbers,
     refunded_originals: HashSet<String>,
@@ -733,15 +737,9 @@ impl Reconciler {
 
 /// Which account each line-year is in: the interned projects, the accounts
 /// by (fiscal year, region, project), and each account's lines (unsorted).
-fn group_accounts(
-    states: &mut [LineState],
-) -> (
-    HashMap<ProjectCode, ProjectIndex>,
-    HashMap<(FiscalYear, u32, ProjectIndex), usize, BuildIntHasher>,
-    Vec<Account>,
-) {
-    let mut projects = HashMap::new();
-    let mut account_index = HashMap::default();
+fn group_accounts(states: &mut [LineState]) -> (Projects, AccountIndex, Vec<Account>) {
+    let mut projects = Projects::new();
+    let mut account_index = AccountIndex::default();
     let mut accounts: Vec<Account> = Vec::new();
     for (index, state) in states.iter_mut().enumerate() {
         let key = &state.line.key;
