@@ -130,9 +130,18 @@ impl Fen {
 
 /// Plain decimal yuan with exactly two places, no separators: `-1234.50`.
 impl fmt::Display for Fen {
+    /// Yuan with two places (`-0.05`, `1234.50`), from the integer itself:
+    /// a report prints hundreds of thousands of amounts, and going through
+    /// a `Decimal` and its string cost more than the rest of the row.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = self.to_decimal_yuan().to_string();
-        f.pad(&text)
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let magnitude = self.0.unsigned_abs();
+        let (yuan, fen) = (magnitude / 100, magnitude % 100);
+        if f.width().is_none() && f.precision().is_none() {
+            write!(f, "{sign}{yuan}.{fen:02}")
+        } else {
+            f.pad(&format!("{sign}{yuan}.{fen:02}"))
+        }
     }
 }
 
@@ -169,6 +178,30 @@ mod tests {
         assert_eq!(Fen(-5).to_string(), "-0.05");
         assert_eq!(Fen(0).to_string(), "0.00");
         assert_eq!(Fen(5_166_000_000).to_string(), "51660000.00");
+        // Printed from the integer: the same text as the exact decimal,
+        // to the ends of i64, and padding still applies.
+        for fen in [
+            i64::MIN,
+            i64::MIN + 1,
+            -100,
+            -99,
+            -10,
+            -1,
+            1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            i64::MAX,
+        ] {
+            assert_eq!(
+                Fen(fen).to_string(),
+                Fen(fen).to_decimal_yuan().to_string(),
+                "{fen}"
+            );
+        }
+        assert_eq!(format!("{:>8}", Fen(-5)), "   -0.05");
     }
 
     #[test]

@@ -192,6 +192,8 @@ enum Remembered {
 /// walked forward once; no per-voucher history is kept.
 struct LineState {
     line: LineYear,
+    /// Index of the line's (fiscal year, region, project) in `Reconciler::accounts`.
+    account: usize,
     /// Events dated <= D, one per date (same-date deltas summed), ascending.
     events: Vec<(NaiveDate, Fen)>,
     allocated_at_as_of: Fen,
@@ -226,6 +228,7 @@ impl LineState {
         let allocated_at_as_of = Fen::checked_sum(events.iter().map(|(_, a)| *a))?;
         Ok(Some(LineState {
             line,
+            account: usize::MAX,
             events,
             allocated_at_as_of,
             next_event: 0,
@@ -243,6 +246,11 @@ impl LineState {
 
     fn outstanding_as_of(&self) -> Result<Fen, ReconcileError> {
         Ok(self.allocated_at_as_of.checked_sub(self.disbursed_now)?)
+    }
+
+    /// What a voucher without doc_no may still put here before moving on.
+    fn room(&self) -> Result<Fen, ReconcileError> {
+        Ok(self.outstanding_as_of()?.max(Fen::ZERO))
     }
 
     /// Judge the end of the open day.
@@ -338,18 +346,85 @@ impl LineState {
     }
 }
 
+/// The line-years of one (fiscal year, region, project): every voucher of
+/// that account is matched among them and nowhere else.
+struct Account {
+    /// (doc date, line index) in §5.1 candidate order (doc date, then
+    /// doc_no); the date kept here so finding the live candidates reads
+    /// one short array, not every line's state.
+    candidates: Vec<(NaiveDate, usize)>,
+    /// (doc_no, line index) sorted by doc_no, for vouchers with a doc_no;
+    /// found through `Reconciler::doc_numbers`.
+    by_doc_no: Vec<(DocNo, usize)>,
+    /// `candidates[..no_room]` have no room left (outstanding as of D <= 0),
+    /// so a fill starts past them: payments only ever shrink room, so this
+    /// only grows, until a refund gives a line of the account room again
+    /// (then it starts over at 0). Keeps a fill from re-reading every
+    /// settled line of a long-lived account for each voucher.
+    no_room: usize,
+}
+
+/// Project codes as small numbers: an account is found by a `Copy` key,
+/// without cloning the voucher's project code.
+type ProjectIndex = u32;
+
+/// (account, doc year, doc number) → the first entry of that year and
+/// number in the account's `by_doc_no` (the prefix decides among the few
+/// that share them).
+type DocNumbers = HashMap<(u32, i32, u32), usize, BuildIntHasher>;
+
+/// (fiscal year, region code, project) → index in `Reconciler::accounts`.
+type AccountIndex = HashMap<(FiscalYear, u32, ProjectIndex), usize, BuildIntHasher>;
+
+type Projects = HashMap<ProjectCode, ProjectIndex>;
+
+/// A multiply-and-rotate hasher (as rustc's FxHash) for the small integer
+/// keys looked up once per voucher; SipHash's resistance to chosen keys
+/// buys nothing for a ledger's own codes and costs most of a lookup.
+#[derive(Clone, Copy, Default)]
+struct IntHasher(u64);
+
+impl std::hash::Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_i32(&mut self, n: i32) {
+        self.write_u64(u64::from(u32::from_ne_bytes(n.to_ne_bytes())));
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(u64::try_from(n).expect("usize fits in u64"));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type BuildIntHasher = std::hash::BuildHasherDefault<IntHasher>;
+
 /// Streaming engine: memory bounded by lines, not vouchers.
 pub struct Reconciler {
     params: ReconcileParams,
     lines: Vec<LineState>,
-    /// (fiscal year, key) → line index, for vouchers with a doc_no.
-    by_key: HashMap<(FiscalYear, LineKey), usize>,
-    /// (fiscal year, region, project) → line indices in §5.1 candidate order.
-    by_account: HashMap<(FiscalYear, RegionCode, ProjectCode), Vec<usize>>,
+    projects: Projects,
+    account_index: AccountIndex,
+    accounts: Vec<Account>,
+    doc_numbers: DocNumbers,
     refunded_originals: HashSet<String>,
     remembered: HashMap<String, Remembered>,
     unmatched: Vec<UnmatchedRow>,
+    /// The last voucher pushed (its number's buffer reused: no allocation
+    /// per voucher).
     last_voucher: Option<(NaiveDate, String)>,
+    /// Where the voucher being matched goes; reused from voucher to voucher.
+    placement: Placement,
     /// An overflow found while building the line states, reported by the
     /// first `push` or `finish` (construction itself cannot fail).
     failed: Option<ReconcileError>,
@@ -376,36 +451,46 @@ impl Reconciler {
                 Err(e) => failed = Some(e),
             }
         }
-        let mut by_key = HashMap::new();
-        let mut by_account: HashMap<_, Vec<usize>> = HashMap::new();
-        for (index, state) in states.iter().enumerate() {
-            let line = &state.line;
-            let previous = by_key.insert((line.fiscal_year, line.key.clone()), index);
-            assert!(
-                previous.is_none(),
-                "line-year {} of {} given twice",
-                line.key,
-                line.fiscal_year
-            );
-            by_account
-                .entry((line.fiscal_year, line.key.region, line.key.project.clone()))
-                .or_default()
-                .push(index);
-        }
-        for indices in by_account.values_mut() {
-            indices.sort_by(|a, b| states[*a].doc_order().cmp(&states[*b].doc_order()));
-        }
+        let (projects, account_index, mut accounts) = group_accounts(&mut states);
+        let doc_numbers = index_doc_numbers(&mut accounts, &states);
         Reconciler {
             params,
             lines: states,
-            by_key,
-            by_account,
+            projects,
+            account_index,
+            accounts,
+            doc_numbers,
             refunded_originals,
             remembered: HashMap::new(),
             unmatched: Vec::new(),
             last_voucher: None,
+            placement: Vec::new(),
             failed,
         }
+    }
+
+    /// The account of (fiscal year, region, project), if any line-year is in it.
+    fn account_of(
+        &self,
+        fiscal_year: FiscalYear,
+        region: RegionCode,
+        project: &ProjectCode,
+    ) -> Option<usize> {
+        let project = *self.projects.get(project)?;
+        self.account_index
+            .get(&(fiscal_year, region.as_u32(), project))
+            .copied()
+    }
+
+    /// The line of `doc_no` in account `a`, if any.
+    fn line_of_doc_no(&self, a: usize, doc_no: &DocNo) -> Option<usize> {
+        let key = (u32::try_from(a).ok()?, doc_no.year(), doc_no.number());
+        let first = *self.doc_numbers.get(&key)?;
+        self.accounts[a].by_doc_no[first..]
+            .iter()
+            .take_while(|(d, _)| d.year() == doc_no.year() && d.number() == doc_no.number())
+            .find(|(d, _)| d == doc_no)
+            .map(|(_, index)| *index)
     }
 
     /// Feed vouchers in (paid_on, voucher_no) order; vouchers dated after as_of are ignored.
@@ -420,27 +505,36 @@ impl Reconciler {
     /// project are not consulted. A refund whose original was unmatched is
     /// unmatched, with the original's reason.
     pub fn push(&mut self, voucher: VoucherIn) -> Result<(), ReconcileError> {
+        self.push_ref(&voucher)
+    }
+
+    /// [`Reconciler::push`] of a borrowed voucher: the caller may reuse one
+    /// `VoucherIn` (and its strings' buffers) for every row it reads.
+    pub fn push_ref(&mut self, voucher: &VoucherIn) -> Result<(), ReconcileError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        self.check_order(&voucher)?;
+        self.check_order(voucher)?;
         if voucher.paid_on > self.params.as_of {
             return Ok(());
         }
         let outcome = if voucher.amount.is_negative() {
-            self.apply_refund(&voucher)?
+            self.apply_refund(voucher)?
         } else {
-            self.apply_payment(&voucher)?
+            self.apply_payment(voucher)?
         };
+        let remember = !self.refunded_originals.is_empty()
+            && self.refunded_originals.contains(&voucher.voucher_no);
         let outcome = match outcome {
-            Ok(placement) => Remembered::Matched(placement),
+            Ok(()) if remember => Remembered::Matched(self.placement.clone()),
+            Ok(()) => return Ok(()),
             Err(reason) => {
-                self.unmatched.push(unmatched_row(&voucher, reason));
+                self.unmatched.push(unmatched_row(voucher, reason));
                 Remembered::Unmatched(reason)
             }
         };
-        if self.refunded_originals.contains(&voucher.voucher_no) {
-            self.remembered.insert(voucher.voucher_no, outcome);
+        if remember {
+            self.remembered.insert(voucher.voucher_no.clone(), outcome);
         }
         Ok(())
     }
@@ -485,84 +579,109 @@ impl Reconciler {
     }
 
     fn check_order(&mut self, voucher: &VoucherIn) -> Result<(), ReconcileError> {
-        let in_order = self.last_voucher.as_ref().is_none_or(|(day, number)| {
-            (*day, number.as_str()) < (voucher.paid_on, voucher.voucher_no.as_str())
-        });
-        if !in_order {
-            return Err(ReconcileError::VouchersOutOfOrder {
-                voucher_no: voucher.voucher_no.clone(),
-            });
+        match &mut self.last_voucher {
+            Some((day, number))
+                if (*day, number.as_str()) < (voucher.paid_on, voucher.voucher_no.as_str()) =>
+            {
+                *day = voucher.paid_on;
+                number.clear();
+                number.push_str(&voucher.voucher_no);
+            }
+            Some(_) => {
+                return Err(ReconcileError::VouchersOutOfOrder {
+                    voucher_no: voucher.voucher_no.clone(),
+                })
+            }
+            None => self.last_voucher = Some((voucher.paid_on, voucher.voucher_no.clone())),
         }
-        self.last_voucher = Some((voucher.paid_on, voucher.voucher_no.clone()));
         Ok(())
     }
 
-    /// Match a payment (amount >= 0) and post it.
+    /// Match a payment (amount >= 0) and post it; where it went is left in
+    /// `self.placement`.
     fn apply_payment(
         &mut self,
         voucher: &VoucherIn,
-    ) -> Result<Result<Placement, UnmatchedReason>, ReconcileError> {
-        let placement = match &voucher.doc_no {
+    ) -> Result<Result<(), UnmatchedReason>, ReconcileError> {
+        self.placement.clear();
+        let account = self.account_of(voucher.fiscal_year, voucher.region, &voucher.project);
+        match &voucher.doc_no {
             Some(doc_no) => {
-                let key = LineKey {
-                    doc_no: doc_no.clone(),
-                    region: voucher.region,
-                    project: voucher.project.clone(),
-                };
-                match self.by_key.get(&(voucher.fiscal_year, key)) {
-                    Some(&index) => vec![(index, voucher.amount)],
+                let line = account.and_then(|a| self.line_of_doc_no(a, doc_no));
+                match line {
+                    Some(index) => self.placement.push((index, voucher.amount)),
                     None => return Ok(Err(UnmatchedReason::NoLineForDocNo)),
                 }
             }
-            None => match self.fill_candidates(voucher)? {
-                Some(placement) => placement,
-                None => return Ok(Err(UnmatchedReason::NoCandidateLine)),
-            },
-        };
-        self.post_all(voucher.paid_on, &placement)?;
-        Ok(Ok(placement))
+            None => {
+                let filled = match account {
+                    Some(a) => self.fill_candidates(a, voucher)?,
+                    None => false,
+                };
+                if !filled {
+                    return Ok(Err(UnmatchedReason::NoCandidateLine));
+                }
+            }
+        }
+        let placement = std::mem::take(&mut self.placement);
+        let posted = self.post_all(voucher.paid_on, &placement);
+        self.placement = placement;
+        posted?;
+        Ok(Ok(()))
     }
 
-    /// The §5.1 split of a voucher without doc_no; `None` when no candidate.
-    fn fill_candidates(&self, voucher: &VoucherIn) -> Result<Option<Placement>, ReconcileError> {
-        let account = (voucher.fiscal_year, voucher.region, voucher.project.clone());
-        let candidates: Vec<usize> = self
-            .by_account
-            .get(&account)
-            .map(|indices| {
-                indices
-                    .iter()
-                    .copied()
-                    .take_while(|&i| self.lines[i].line.doc_date <= voucher.paid_on)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let Some((&last, earlier)) = candidates.split_last() else {
-            return Ok(None);
+    /// The §5.1 split of a voucher without doc_no into `self.placement`;
+    /// false when the account has no candidate.
+    fn fill_candidates(
+        &mut self,
+        account: usize,
+        voucher: &VoucherIn,
+    ) -> Result<bool, ReconcileError> {
+        let lines = &self.lines;
+        let account = &mut self.accounts[account];
+        let live = account
+            .candidates
+            .partition_point(|&(doc_date, _)| doc_date <= voucher.paid_on);
+        let Some((&(_, last), earlier)) = account.candidates[..live].split_last() else {
+            return Ok(false);
         };
+        // The lines before `no_room` would take nothing.
         let mut remaining = voucher.amount;
-        let mut placement = Vec::new();
-        for &index in earlier {
-            let room = self.lines[index].outstanding_as_of()?.max(Fen::ZERO);
-            let take = remaining.min(room);
+        for &(_, index) in earlier.iter().skip(account.no_room) {
+            if !remaining.is_positive() {
+                break;
+            }
+            let take = remaining.min(lines[index].room()?);
             if take.is_positive() {
-                placement.push((index, take));
+                self.placement.push((index, take));
                 remaining = remaining.checked_sub(take)?;
             }
         }
         // A zero voucher still names the line it matched, so a refund that
         // names it has somewhere to go.
-        if remaining.is_positive() || placement.is_empty() {
-            placement.push((last, remaining));
+        if remaining.is_positive() || self.placement.is_empty() {
+            self.placement.push((last, remaining));
         }
-        Ok(Some(placement))
+        Ok(true)
+    }
+
+    /// Moves the account's `no_room` past the lines a fill has filled.
+    fn skip_lines_without_room(&mut self, account: usize) -> Result<(), ReconcileError> {
+        let account = &mut self.accounts[account];
+        while let Some(&(_, index)) = account.candidates.get(account.no_room) {
+            if self.lines[index].room()?.is_positive() {
+                break;
+            }
+            account.no_room += 1;
+        }
+        Ok(())
     }
 
     /// Take a refund back from where its original went.
     fn apply_refund(
         &mut self,
         voucher: &VoucherIn,
-    ) -> Result<Result<Placement, UnmatchedReason>, ReconcileError> {
+    ) -> Result<Result<(), UnmatchedReason>, ReconcileError> {
         let original = voucher.original_voucher_no.as_ref().ok_or_else(|| {
             ReconcileError::RefundWithoutOriginal {
                 voucher_no: voucher.voucher_no.clone(),
@@ -597,16 +716,90 @@ impl Reconciler {
             refund_placement.push((*index, to_take_back.checked_neg()?));
         }
         self.post_all(voucher.paid_on, &refund_placement)?;
-        Ok(Ok(refund_placement))
+        self.placement = refund_placement;
+        Ok(Ok(()))
     }
 
     fn post_all(&mut self, day: NaiveDate, placement: &Placement) -> Result<(), ReconcileError> {
         // A zero amount changes nothing, so it leaves no day on the timeline.
         for &(index, amount) in placement.iter().filter(|(_, a)| !a.is_zero()) {
             self.lines[index].post(day, amount)?;
+            let account = self.lines[index].account;
+            if amount.is_negative() {
+                // A refund gives the line room again.
+                self.accounts[account].no_room = 0;
+            }
+            self.skip_lines_without_room(account)?;
         }
         Ok(())
     }
+}
+
+/// Which account each line-year is in: the interned projects, the accounts
+/// by (fiscal year, region, project), and each account's lines (unsorted).
+fn group_accounts(states: &mut [LineState]) -> (Projects, AccountIndex, Vec<Account>) {
+    let mut projects = Projects::new();
+    let mut account_index = AccountIndex::default();
+    let mut accounts: Vec<Account> = Vec::new();
+    for (index, state) in states.iter_mut().enumerate() {
+        let key = &state.line.key;
+        let project = match projects.get(&key.project) {
+            Some(&project) => project,
+            None => {
+                let next = ProjectIndex::try_from(projects.len()).expect("projects fit in u32");
+                projects.insert(key.project.clone(), next);
+                next
+            }
+        };
+        let account = *account_index
+            .entry((state.line.fiscal_year, key.region.as_u32(), project))
+            .or_insert_with(|| {
+                accounts.push(Account {
+                    candidates: Vec::new(),
+                    by_doc_no: Vec::new(),
+                    no_room: 0,
+                });
+                accounts.len() - 1
+            });
+        accounts[account]
+            .candidates
+            .push((state.line.doc_date, index));
+        accounts[account]
+            .by_doc_no
+            .push((key.doc_no.clone(), index));
+        state.account = account;
+    }
+    (projects, account_index, accounts)
+}
+
+/// Sorts each account's lines (candidate order, doc_no order) and indexes
+/// them by (account, doc year, doc number).
+///
+/// Panics if two line-years share (fiscal year, doc_no, region, project).
+fn index_doc_numbers(accounts: &mut [Account], states: &[LineState]) -> DocNumbers {
+    let mut doc_numbers = DocNumbers::default();
+    for (a, account) in accounts.iter_mut().enumerate() {
+        account
+            .candidates
+            .sort_by(|x, y| states[x.1].doc_order().cmp(&states[y.1].doc_order()));
+        account.by_doc_no.sort_by(|x, y| x.0.cmp(&y.0));
+        for pair in account.by_doc_no.windows(2) {
+            let line = &states[pair[1].1].line;
+            assert!(
+                pair[0].0 != pair[1].0,
+                "line-year {} of {} given twice",
+                line.key,
+                line.fiscal_year
+            );
+        }
+        let a = u32::try_from(a).expect("accounts fit in u32");
+        for (at, (doc_no, _)) in account.by_doc_no.iter().enumerate() {
+            doc_numbers
+                .entry((a, doc_no.year(), doc_no.number()))
+                .or_insert(at);
+        }
+    }
+    doc_numbers
 }
 
 fn unmatched_row(voucher: &VoucherIn, reason: UnmatchedReason) -> UnmatchedRow {

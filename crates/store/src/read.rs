@@ -46,6 +46,62 @@ impl Cells for sqlx::any::AnyRow {
     }
 }
 
+/// Text cells borrowed from the row instead of copied into a `String`: for
+/// readers that reuse their buffers row after row (reconcile's voucher
+/// stream, a million rows at a time). A NULL or non-text cell is a database
+/// error, as through [`Cells::text`].
+pub(crate) trait TextCells: Cells {
+    fn str(&self, i: usize) -> Result<&str>;
+    fn opt_str(&self, i: usize) -> Result<Option<&str>>;
+}
+
+impl TextCells for sqlx::any::AnyRow {
+    fn str(&self, i: usize) -> Result<&str> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_str(&self, i: usize) -> Result<Option<&str>> {
+        Ok(self.try_get(i)?)
+    }
+}
+
+impl TextCells for rusqlite::Row<'_> {
+    fn str(&self, i: usize) -> Result<&str> {
+        self.opt_str(i)?.ok_or_else(|| {
+            rusqlite_error(rusqlite::Error::InvalidColumnType(
+                i,
+                column_name(self, i),
+                rusqlite::types::Type::Null,
+            ))
+        })
+    }
+    fn opt_str(&self, i: usize) -> Result<Option<&str>> {
+        use rusqlite::types::ValueRef;
+        match self.get_ref(i).map_err(rusqlite_error)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+                .map(Some)
+                .map_err(|e| rusqlite_error(rusqlite::Error::Utf8Error(e))),
+            other => Err(rusqlite_error(rusqlite::Error::InvalidColumnType(
+                i,
+                column_name(self, i),
+                other.data_type(),
+            ))),
+        }
+    }
+}
+
+fn column_name(row: &rusqlite::Row<'_>, i: usize) -> String {
+    row.as_ref()
+        .column_name(i)
+        .map(str::to_string)
+        .unwrap_or_default()
+}
+
+/// A rusqlite error as the database error sqlx would have given (as scan.rs).
+fn rusqlite_error(e: rusqlite::Error) -> StoreError {
+    StoreError::Sql(sqlx::Error::Decode(Box::new(e)))
+}
+
 impl Store {
     /// Balances from the materialised table, by account name. A stored name
     /// that is not a valid account is corrupt data.

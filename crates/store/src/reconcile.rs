@@ -3,25 +3,66 @@
 //! stream, so memory is bounded by lines, not vouchers.
 
 use crate::ledger::parse_date;
-use crate::read::Cells;
+use crate::read::{Cells, TextCells};
 use crate::scan::SqliteScan;
 use crate::{Backend, Result, Store, StoreError};
+use chrono::NaiveDate;
 use fundledger_core::reconcile::{LineYear, ReconcileParams, Reconciler, Report, VoucherIn};
 use fundledger_core::{DocNo, Fen, LineKey, ProjectCode, RegionCode};
 use futures_util::TryStreamExt;
 use sqlx::AnyConnection;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
-fn key(doc: &str, region: &str, project: &str) -> Result<LineKey> {
-    Ok(LineKey {
-        doc_no: DocNo::parse(doc).map_err(|e| corrupt("stored doc_no", e))?,
-        region: RegionCode::parse(region).map_err(|e| corrupt("stored region", e))?,
-        project: ProjectCode::parse(project).map_err(|e| corrupt("stored project", e))?,
-    })
+/// Parses the codes and dates of line rows, each distinct text once: a
+/// document's lines share its number and date, a project's its code.
+#[derive(Default)]
+struct LineReader {
+    doc_nos: HashMap<String, DocNo>,
+    projects: HashMap<String, ProjectCode>,
+    dates: HashMap<String, NaiveDate>,
+}
+
+impl LineReader {
+    fn key(
+        &mut self,
+        r: &impl TextCells,
+        doc: usize,
+        region: usize,
+        project: usize,
+    ) -> Result<LineKey> {
+        Ok(LineKey {
+            doc_no: cached(&mut self.doc_nos, r.str(doc)?, |t| {
+                DocNo::parse(t).map_err(|e| corrupt("stored doc_no", e))
+            })?,
+            region: RegionCode::parse(r.str(region)?).map_err(|e| corrupt("stored region", e))?,
+            project: cached(&mut self.projects, r.str(project)?, |t| {
+                ProjectCode::parse(t).map_err(|e| corrupt("stored project", e))
+            })?,
+        })
+    }
+
+    fn date(&mut self, r: &impl TextCells, i: usize) -> Result<NaiveDate> {
+        cached(&mut self.dates, r.str(i)?, parse_date)
+    }
+}
+
+/// `parse(text)` through `cache`; the cache holds at most one entry per
+/// line row read, so it is bounded by lines like the rest of the load.
+fn cached<T: Clone>(
+    cache: &mut HashMap<String, T>,
+    text: &str,
+    parse: impl FnOnce(&str) -> Result<T>,
+) -> Result<T> {
+    if let Some(value) = cache.get(text) {
+        return Ok(value.clone());
+    }
+    let value = parse(text)?;
+    cache.insert(text.to_string(), value.clone());
+    Ok(value)
 }
 
 impl Store {
@@ -83,9 +124,10 @@ async fn stream_vouchers(
         ),
     };
     let mut rows = sqlx::query(&sql).bind(as_of).fetch(&mut *conn);
+    let mut reader = VoucherReader::default();
     while let Some(row) = rows.try_next().await? {
         engine
-            .push(voucher_in(&row)?)
+            .push_ref(reader.read(&row)?)
             .map_err(|e| StoreError::Refused(e.to_string()))?;
     }
     Ok(())
@@ -110,23 +152,24 @@ const REFUNDED: &str =
 /// Every line-year, read on `conn` (inside the caller's snapshot).
 async fn load_line_years(conn: &mut AnyConnection) -> Result<Vec<LineYear>> {
     let mut years: LineYears = BTreeMap::new();
+    let mut reader = LineReader::default();
     for r in &sqlx::query(ORIGINAL_LINES).fetch_all(&mut *conn).await? {
-        add_original_line(&mut years, r)?;
+        add_original_line(&mut years, &mut reader, r)?;
     }
     for r in &sqlx::query(REDUCTIONS).fetch_all(&mut *conn).await? {
-        add_reduction(&mut years, r)?;
+        add_reduction(&mut years, &mut reader, r)?;
     }
     for r in &sqlx::query(CARRIES).fetch_all(&mut *conn).await? {
-        add_carry(&mut years, r)?;
+        add_carry(&mut years, &mut reader, r)?;
     }
     Ok(years.into_values().collect())
 }
 
 /// Each indicator line is a line-year of its origin year.
-fn add_original_line(years: &mut LineYears, r: &impl Cells) -> Result<()> {
-    let k = key(&r.text(0)?, &r.text(1)?, &r.text(2)?)?;
+fn add_original_line(years: &mut LineYears, p: &mut LineReader, r: &impl TextCells) -> Result<()> {
+    let k = p.key(r, 0, 1, 2)?;
     let origin = r.int(3)? as i32;
-    let doc_date = parse_date(&r.text(4)?)?;
+    let doc_date = p.date(r, 4)?;
     years.insert(
         (origin, k.clone()),
         LineYear {
@@ -142,10 +185,10 @@ fn add_original_line(years: &mut LineYears, r: &impl Cells) -> Result<()> {
 }
 
 /// A reduction is an allocation event of the line-year it reduces.
-fn add_reduction(years: &mut LineYears, r: &impl Cells) -> Result<()> {
-    let k = key(&r.text(0)?, &r.text(1)?, &r.text(2)?)?;
+fn add_reduction(years: &mut LineYears, p: &mut LineReader, r: &impl TextCells) -> Result<()> {
+    let k = p.key(r, 0, 1, 2)?;
     let origin = r.int(5)? as i32;
-    let date = parse_date(&r.text(3)?)?;
+    let date = p.date(r, 3)?;
     let line = years
         .get_mut(&(origin, k))
         .ok_or_else(|| StoreError::Corrupt("reduction without its line".into()))?;
@@ -154,8 +197,8 @@ fn add_reduction(years: &mut LineYears, r: &impl Cells) -> Result<()> {
 }
 
 /// A carry is a line-year of the year after the one it left.
-fn add_carry(years: &mut LineYears, r: &impl Cells) -> Result<()> {
-    let k = key(&r.text(0)?, &r.text(1)?, &r.text(2)?)?;
+fn add_carry(years: &mut LineYears, p: &mut LineReader, r: &impl TextCells) -> Result<()> {
+    let k = p.key(r, 0, 1, 2)?;
     let year = r.int(3)? as i32 + 1;
     years.insert(
         (year, k.clone()),
@@ -163,29 +206,89 @@ fn add_carry(years: &mut LineYears, r: &impl Cells) -> Result<()> {
             key: k,
             fiscal_year: year,
             origin_year: r.int(4)? as i32,
-            doc_date: parse_date(&r.text(5)?)?,
+            doc_date: p.date(r, 5)?,
             deadline_days: r.int(6)?,
-            allocation_events: vec![(parse_date(&r.text(7)?)?, Fen::new(r.int(8)?))],
+            allocation_events: vec![(p.date(r, 7)?, Fen::new(r.int(8)?))],
         },
     );
     Ok(())
 }
 
-pub(crate) fn voucher_in(r: &impl Cells) -> Result<VoucherIn> {
-    Ok(VoucherIn {
-        voucher_no: r.text(0)?,
-        paid_on: parse_date(&r.text(1)?)?,
-        fiscal_year: r.int(2)? as i32,
-        region: RegionCode::parse(&r.text(3)?).map_err(|e| corrupt("stored region", e))?,
-        project: ProjectCode::parse(&r.text(4)?).map_err(|e| corrupt("stored project", e))?,
-        doc_no: r
-            .opt_text(5)?
-            .map(|d| DocNo::parse(&d))
-            .transpose()
-            .map_err(|e| corrupt("stored doc_no", e))?,
-        amount: Fen::new(r.int(6)?),
-        original_voucher_no: r.opt_text(7)?,
-    })
+/// Reads voucher rows ([`VOUCHER_COLUMNS`]) into one reused [`VoucherIn`]:
+/// a million rows must not cost a million sets of allocations. Vouchers come
+/// in date order, so the date is parsed once per day; a document number is
+/// parsed once per distinct text (the cache is bounded).
+struct VoucherReader {
+    voucher: VoucherIn,
+    paid_on_text: String,
+    doc_nos: HashMap<String, DocNo>,
+}
+
+/// Distinct document numbers the reader keeps parsed; past this the cache
+/// starts over, so memory stays bounded whatever the vouchers name.
+const DOC_NO_CACHE_ENTRIES: usize = 1 << 16;
+
+impl Default for VoucherReader {
+    fn default() -> VoucherReader {
+        VoucherReader {
+            voucher: VoucherIn {
+                voucher_no: String::new(),
+                paid_on: chrono::NaiveDate::MIN,
+                fiscal_year: 0,
+                region: RegionCode::from_u32(100_000),
+                project: ProjectCode::parse("_").expect("a valid project code"),
+                doc_no: None,
+                amount: Fen::ZERO,
+                original_voucher_no: None,
+            },
+            paid_on_text: String::new(),
+            doc_nos: HashMap::new(),
+        }
+    }
+}
+
+impl VoucherReader {
+    fn read(&mut self, r: &impl TextCells) -> Result<&VoucherIn> {
+        let v = &mut self.voucher;
+        v.voucher_no.clear();
+        v.voucher_no.push_str(r.str(0)?);
+        let paid_on = r.str(1)?;
+        if paid_on != self.paid_on_text {
+            v.paid_on = parse_date(paid_on)?;
+            self.paid_on_text.clear();
+            self.paid_on_text.push_str(paid_on);
+        }
+        v.fiscal_year = r.int(2)? as i32;
+        v.region = RegionCode::parse(r.str(3)?).map_err(|e| corrupt("stored region", e))?;
+        let project = r.str(4)?;
+        if project != v.project.as_str() {
+            v.project = ProjectCode::parse(project).map_err(|e| corrupt("stored project", e))?;
+        }
+        v.doc_no = match r.opt_str(5)? {
+            None => None,
+            Some(text) => Some(match self.doc_nos.get(text) {
+                Some(doc_no) => doc_no.clone(),
+                None => {
+                    let doc_no = DocNo::parse(text).map_err(|e| corrupt("stored doc_no", e))?;
+                    if self.doc_nos.len() >= DOC_NO_CACHE_ENTRIES {
+                        self.doc_nos.clear();
+                    }
+                    self.doc_nos.insert(text.to_string(), doc_no.clone());
+                    doc_no
+                }
+            }),
+        };
+        v.amount = Fen::new(r.int(6)?);
+        match (r.opt_str(7)?, &mut v.original_voucher_no) {
+            (None, original) => *original = None,
+            (Some(text), Some(original)) => {
+                original.clear();
+                original.push_str(text);
+            }
+            (Some(text), original) => *original = Some(text.to_string()),
+        }
+        Ok(&self.voucher)
+    }
 }
 
 /// The whole reconciliation of a SQLite ledger through rusqlite, in one
@@ -196,9 +299,12 @@ pub(crate) fn reconcile_sqlite(path: &str, params: ReconcileParams) -> Result<Re
     let as_of = params.as_of.format("%Y-%m-%d").to_string();
     let scan = SqliteScan::open(path)?;
     let mut years: LineYears = BTreeMap::new();
-    scan.each_row(ORIGINAL_LINES, (), |r| add_original_line(&mut years, r))?;
-    scan.each_row(REDUCTIONS, (), |r| add_reduction(&mut years, r))?;
-    scan.each_row(CARRIES, (), |r| add_carry(&mut years, r))?;
+    let mut p = LineReader::default();
+    scan.each_row(ORIGINAL_LINES, (), |r| {
+        add_original_line(&mut years, &mut p, r)
+    })?;
+    scan.each_row(REDUCTIONS, (), |r| add_reduction(&mut years, &mut p, r))?;
+    scan.each_row(CARRIES, (), |r| add_carry(&mut years, &mut p, r))?;
     let mut refunded = HashSet::new();
     scan.each_row(REFUNDED, (), |r| {
         refunded.insert(r.text(0)?);
@@ -208,9 +314,10 @@ pub(crate) fn reconcile_sqlite(path: &str, params: ReconcileParams) -> Result<Re
     let sql = format!(
         "SELECT {VOUCHER_COLUMNS} FROM vouchers WHERE paid_on <= ?1 ORDER BY paid_on, voucher_no"
     );
+    let mut reader = VoucherReader::default();
     scan.each_row(&sql, [as_of], |r| {
         engine
-            .push(voucher_in(r)?)
+            .push_ref(reader.read(r)?)
             .map_err(|e| StoreError::Refused(e.to_string()))
     })?;
     engine
