@@ -105,11 +105,12 @@ impl SqliteScan {
             let mut stmt = self.conn.prepare_cached(&sql).map_err(scan_error)?;
             let mut rows = stmt.query((after, upto)).map_err(scan_error)?;
             while let Some(r) = rows.next().map_err(scan_error)? {
-                let vals = table.read_row(r)?;
+                // Rendered from the lent cells: no value or string per cell.
+                let details = table.details_of(r)?;
                 out.push(DomainRow {
                     table: table.name,
                     entry_no: r.get(table.columns.len()).map_err(scan_error)?,
-                    details: table.details(&vals),
+                    details,
                 });
             }
         }
@@ -148,6 +149,35 @@ impl Cells for rusqlite::Row<'_> {
     fn opt_int(&self, i: usize) -> Result<Option<i64>> {
         self.get(i).map_err(scan_error)
     }
+    /// The stored UTF-8 text lent without a copy; anything else (a NULL, a
+    /// value of another type, bytes that are not UTF-8) goes through
+    /// [`Cells::text`], so the value or the error is the one it gives.
+    fn with_text(&self, i: usize, with: &mut dyn FnMut(&str)) -> Result<()> {
+        match self.get_ref(i).ok().and_then(lent_text) {
+            Some(Some(text)) => with(text),
+            _ => with(&self.text(i)?),
+        }
+        Ok(())
+    }
+    fn with_opt_text(&self, i: usize, with: &mut dyn FnMut(Option<&str>)) -> Result<()> {
+        match self.get_ref(i).ok().and_then(lent_text) {
+            Some(text) => with(text),
+            None => with(self.opt_text(i)?.as_deref()),
+        }
+        Ok(())
+    }
+}
+
+/// A cell rusqlite can lend as text: `Some(None)` for NULL, `Some(Some(_))`
+/// for UTF-8 text; `None` for the rest, which the copying path reads (or
+/// refuses) as it always has.
+fn lent_text(cell: rusqlite::types::ValueRef<'_>) -> Option<Option<&str>> {
+    use rusqlite::types::ValueRef;
+    match cell {
+        ValueRef::Null => Some(None),
+        ValueRef::Text(bytes) => std::str::from_utf8(bytes).ok().map(Some),
+        _ => None,
+    }
 }
 
 fn journal_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
@@ -177,4 +207,151 @@ fn journal_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
 /// failure, as the sqlx path reports it: a database error.
 fn scan_error(e: rusqlite::Error) -> StoreError {
     StoreError::Sql(sqlx::Error::Decode(Box::new(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{ColType, DomainTable};
+    use crate::write::Val;
+    use proptest::prelude::*;
+
+    /// `details` as first written (a `String` per escaped cell, `to_string`
+    /// per number): the oracle both renderers must match byte for byte, or
+    /// every stored entry's details would stop matching its row.
+    fn details_as_first_written(table: &DomainTable, row: &[Val]) -> String {
+        fn escape(t: &str) -> String {
+            let mut s = String::with_capacity(t.len());
+            for c in t.chars() {
+                if matches!(c, '\\' | ';' | '=' | '|' | '~') {
+                    s.push('\\');
+                }
+                s.push(c);
+            }
+            s
+        }
+        let mut out = String::from(table.name);
+        out.push('|');
+        for (i, ((name, _), v)) in table.columns.iter().zip(row).enumerate() {
+            if i > 0 {
+                out.push(';');
+            }
+            out.push_str(name);
+            out.push('=');
+            match v {
+                Val::Int(x) | Val::OptInt(Some(x)) => out.push_str(&x.to_string()),
+                Val::Text(t) | Val::OptText(Some(t)) => out.push_str(&escape(t)),
+                Val::OptInt(None) | Val::OptText(None) => out.push('~'),
+            }
+        }
+        out
+    }
+
+    /// One table of untyped columns (no affinity: what is bound is stored)
+    /// named after `table`'s, holding `rows`.
+    fn memory_table(table: &DomainTable, rows: &[Vec<Val>]) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        let names = table.column_names();
+        conn.execute_batch(&format!(
+            "CREATE TABLE {} ({}, entry_no)",
+            table.name,
+            names.join(", ")
+        ))
+        .unwrap();
+        let marks: Vec<String> = (1..=names.len() + 1).map(|i| format!("?{i}")).collect();
+        let sql = format!("INSERT INTO {} VALUES ({})", table.name, marks.join(", "));
+        for (n, row) in rows.iter().enumerate() {
+            let mut values: Vec<rusqlite::types::Value> = row
+                .iter()
+                .map(|v| match v {
+                    Val::Int(x) | Val::OptInt(Some(x)) => (*x).into(),
+                    Val::Text(t) | Val::OptText(Some(t)) => t.clone().into(),
+                    Val::OptInt(None) | Val::OptText(None) => rusqlite::types::Value::Null,
+                })
+                .collect();
+            values.push((n as i64 + 1).into());
+            conn.execute(&sql, rusqlite::params_from_iter(values))
+                .unwrap();
+        }
+        conn
+    }
+
+    fn cell(t: ColType) -> BoxedStrategy<Val> {
+        let text = "[a-z0-9 \\\\;=|~\t\n\u{4e2d}\u{3014}\u{3015}]{0,24}";
+        match t {
+            ColType::Int => any::<i64>().prop_map(Val::Int).boxed(),
+            ColType::OptInt => proptest::option::of(any::<i64>())
+                .prop_map(Val::OptInt)
+                .boxed(),
+            ColType::Text => text.prop_map(Val::Text).boxed(),
+            ColType::OptText => proptest::option::of(text).prop_map(Val::OptText).boxed(),
+        }
+    }
+
+    fn table_and_rows() -> impl Strategy<Value = (usize, Vec<Vec<Val>>)> {
+        (0..DOMAIN_TABLES.len()).prop_flat_map(|t| {
+            let cells: Vec<_> = DOMAIN_TABLES[t]
+                .columns
+                .iter()
+                .map(|(_, c)| cell(*c))
+                .collect();
+            (Just(t), proptest::collection::vec(cells, 1..4))
+        })
+    }
+
+    proptest! {
+        /// Rendered from rusqlite's lent cells (`details_of`, what `verify`
+        /// reads) or from the values (`details`, what an import writes),
+        /// the details are the ones first written.
+        #[test]
+        fn details_are_rendered_as_first_written((t, rows) in table_and_rows()) {
+            let table = DOMAIN_TABLES[t];
+            let conn = memory_table(table, &rows);
+            let sql = format!("SELECT {} FROM {} ORDER BY entry_no", table.column_names().join(", "), table.name);
+            let mut stmt = conn.prepare(&sql).unwrap();
+            let mut read = stmt.query([]).unwrap();
+            let mut n = 0;
+            while let Some(r) = read.next().unwrap() {
+                let want = details_as_first_written(table, &rows[n]);
+                prop_assert_eq!(&table.details(&rows[n]), &want);
+                prop_assert_eq!(&table.details_of(r).unwrap(), &want);
+                prop_assert_eq!(&table.details(&table.read_row(r).unwrap()), &want);
+                n += 1;
+            }
+            prop_assert_eq!(n, rows.len());
+        }
+    }
+
+    /// Lending a cell gives what copying it gives, the errors of a forged
+    /// cell (a number, a blob, bytes that are not UTF-8, a NULL where text
+    /// is required) included, word for word.
+    #[test]
+    fn lent_cells_read_as_copied_ones() {
+        let conn = Connection::open_in_memory().unwrap();
+        let row_sql = "SELECT 'a;b=c', NULL, 42, 1.5, X'00ff', CAST(X'ff' AS TEXT), '', '中〔x〕'";
+        let mut stmt = conn.prepare(row_sql).unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        let r = rows.next().unwrap().unwrap();
+        let shown = |e: StoreError| e.to_string();
+        for i in 0..8 {
+            let mut lent = None;
+            let got = r.with_text(i, &mut |t| lent = Some(t.to_string()));
+            match r.text(i) {
+                Ok(copied) => {
+                    assert!(got.is_ok(), "column {i}");
+                    assert_eq!(lent, Some(copied), "column {i}");
+                }
+                Err(e) => assert_eq!(got.map_err(shown).unwrap_err(), shown(e), "column {i}"),
+            }
+            let mut lent = None;
+            let got = r.with_opt_text(i, &mut |t| lent = Some(t.map(str::to_string)));
+            match r.opt_text(i) {
+                Ok(copied) => {
+                    assert!(got.is_ok(), "column {i}");
+                    assert_eq!(lent, Some(copied), "column {i}");
+                }
+                Err(e) => assert_eq!(got.map_err(shown).unwrap_err(), shown(e), "column {i}"),
+            }
+        }
+    }
 }
