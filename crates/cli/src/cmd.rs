@@ -137,9 +137,12 @@ async fn for_each_entry(
 ) -> Result<()> {
     let mut pages = store.journal_pages(false);
     while let Some(page) = pages.next().await {
-        for e in &page?.entries {
+        let page = page?;
+        for e in &page.entries {
             each(e)?;
         }
+        // Its strings are read into again for a later page.
+        page.recycle();
     }
     Ok(())
 }

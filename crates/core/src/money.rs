@@ -134,14 +134,52 @@ impl fmt::Display for Fen {
     /// a report prints hundreds of thousands of amounts, and going through
     /// a `Decimal` and its string cost more than the rest of the row.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let magnitude = self.0.unsigned_abs();
-        let (yuan, fen) = (magnitude / 100, magnitude % 100);
-        if f.width().is_none() && f.precision().is_none() {
-            write!(f, "{sign}{yuan}.{fen:02}")
-        } else {
-            f.pad(&format!("{sign}{yuan}.{fen:02}"))
+        f.pad(self.yuan().as_str())
+    }
+}
+
+/// An amount's yuan text (`-1234.50`), on the stack.
+#[derive(Clone, Copy)]
+pub struct YuanText {
+    /// `-92233720368547758.08` is the longest: 21 bytes.
+    buf: [u8; 24],
+    start: usize,
+}
+
+impl YuanText {
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[self.start..]).expect("digits, '-' and '.' are ASCII")
+    }
+}
+
+impl Fen {
+    /// The text `Display` writes (what `rust_decimal` writes for the yuan
+    /// at scale 2: two decimals, no grouping), without a `Decimal` and a
+    /// `String`: the exports write two amounts per posting.
+    pub fn yuan(self) -> YuanText {
+        let mut buf = [0u8; 24];
+        let mut at = buf.len();
+        let mut rest = self.0.unsigned_abs();
+        let mut put = |b: u8| {
+            at -= 1;
+            buf[at] = b;
+        };
+        put(b'0' + (rest % 10) as u8);
+        rest /= 10;
+        put(b'0' + (rest % 10) as u8);
+        rest /= 10;
+        put(b'.');
+        loop {
+            put(b'0' + (rest % 10) as u8);
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
         }
+        if self.0 < 0 {
+            put(b'-');
+        }
+        YuanText { buf, start: at }
     }
 }
 
@@ -249,5 +287,25 @@ mod tests {
             MoneyError::Overflow.to_string(),
             "amount overflow: the figure does not fit in 64-bit fen"
         );
+    }
+
+    proptest::proptest! {
+        /// The stack rendering is the `rust_decimal` one Display first used,
+        /// at every magnitude and at both ends of `i64`.
+        #[test]
+        fn yuan_text_is_the_decimal_text(
+            fen in proptest::prop_oneof![
+                proptest::prelude::any::<i64>(),
+                -100_000i64..100_000,
+                proptest::prelude::Just(i64::MIN),
+                proptest::prelude::Just(i64::MAX),
+            ]
+        ) {
+            let want = Fen(fen).to_decimal_yuan().to_string();
+            let text = Fen(fen).yuan();
+            proptest::prop_assert_eq!(text.as_str(), want.as_str());
+            proptest::prop_assert_eq!(Fen(fen).to_string(), want.clone());
+            proptest::prop_assert_eq!(format!("{:>14}", Fen(fen)), format!("{want:>14}"));
+        }
     }
 }

@@ -91,6 +91,48 @@ pub(crate) const TRAIL_HEADER: [&str; 21] = [
 /// guard.
 const TRAIL_VERBATIM_COLUMNS: [usize; 12] = [0, 1, 3, 4, 5, 7, 8, 15, 16, 17, 19, 20];
 
+/// An optional text cell: NULL is empty.
+fn text(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("")
+}
+
+/// An optional number cell: NULL is empty.
+fn opt(n: &Option<IntText>) -> &str {
+    n.as_ref().map_or("", IntText::as_str)
+}
+
+/// An integer's decimal text (as `Display` writes it), on the stack.
+struct IntText {
+    /// `-9223372036854775808` is the longest: 20 bytes.
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl IntText {
+    fn new(value: i64) -> IntText {
+        let mut buf = [0u8; 20];
+        let mut at = buf.len();
+        let mut rest = value.unsigned_abs();
+        loop {
+            at -= 1;
+            buf[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        if value < 0 {
+            at -= 1;
+            buf[at] = b'-';
+        }
+        IntText { buf, start: at }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[self.start..]).expect("digits and '-' are ASCII")
+    }
+}
+
 /// A writer that hashes everything written through it.
 pub struct HashingWriter<W: Write> {
     inner: W,
@@ -150,8 +192,13 @@ impl<W: Write> TrailWriter<W> {
         })
     }
 
+    /// One row per posting, written from borrowed cells: the numbers are
+    /// rendered on the stack, the text cells guarded in place.
     pub fn write_entry(&mut self, e: &JournalEntry) -> io::Result<()> {
-        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let entry_no = IntText::new(e.entry_no);
+        let fiscal_year = e.fiscal_year.map(IntText::new);
+        let source_line = e.source_line.map(IntText::new);
+        let batch_id = IntText::new(e.batch_id);
         for (i, p) in e.postings.iter().enumerate() {
             // Stored amounts are untrusted: a sum past i64 is an error, not a wrap.
             let overflow = |e: MoneyError| io::Error::new(io::ErrorKind::InvalidData, e);
@@ -162,28 +209,30 @@ impl<W: Write> TrailWriter<W> {
             };
             self.totals.debit = self.totals.debit.checked_add(debit).map_err(overflow)?;
             self.totals.credit = self.totals.credit.checked_add(credit).map_err(overflow)?;
-            self.csv.write_record(&[
-                e.entry_no.to_string(),
-                (i + 1).to_string(),
-                e.tx_id.clone(),
-                e.tx_date.clone(),
-                e.kind.clone(),
-                e.fiscal_year.map(|y| y.to_string()).unwrap_or_default(),
-                p.account.clone(),
-                debit.to_string(),
-                credit.to_string(),
+            let posting_no = IntText::new(i as i64 + 1);
+            let (debit, credit) = (debit.yuan(), credit.yuan());
+            self.csv.write_cells(&[
+                entry_no.as_str(),
+                posting_no.as_str(),
+                &e.tx_id,
+                &e.tx_date,
+                &e.kind,
+                opt(&fiscal_year),
+                &p.account,
+                debit.as_str(),
+                credit.as_str(),
                 text(&e.doc_no),
                 text(&e.voucher_no),
                 text(&e.region_code),
                 text(&e.project_code),
-                e.description.clone(),
+                &e.description,
                 text(&e.source_file),
-                e.source_line.map(|l| l.to_string()).unwrap_or_default(),
-                e.batch_id.to_string(),
-                e.recorded_at.clone(),
+                opt(&source_line),
+                batch_id.as_str(),
+                &e.recorded_at,
                 text(&e.details),
-                e.prev_hash.clone(),
-                e.hash.clone(),
+                &e.prev_hash,
+                &e.hash,
             ])?;
             self.totals.rows += 1;
         }
@@ -203,6 +252,7 @@ mod tests {
     use super::*;
     use crate::csv_guard::guard_cell;
     use fundledger_core::journal::StoredPosting;
+    use proptest::prelude::*;
 
     #[test]
     fn guards_every_formula_prefix() {
@@ -310,6 +360,98 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The trail row as first written (a `String` per cell, amounts
+    /// through `rust_decimal`, every record through `write_record`): the
+    /// oracle the borrowed-cell writer must match byte for byte, or every
+    /// trail's sha256 would change.
+    fn write_entry_as_first_written(
+        csv: &mut GuardedCsv<Vec<u8>>,
+        e: &JournalEntry,
+    ) -> io::Result<()> {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        for (i, p) in e.postings.iter().enumerate() {
+            let (debit, credit) = if p.amount.is_negative() {
+                (Fen::ZERO, p.amount.checked_neg().unwrap())
+            } else {
+                (p.amount, Fen::ZERO)
+            };
+            csv.write_record(&[
+                e.entry_no.to_string(),
+                (i + 1).to_string(),
+                e.tx_id.clone(),
+                e.tx_date.clone(),
+                e.kind.clone(),
+                e.fiscal_year.map(|y| y.to_string()).unwrap_or_default(),
+                p.account.clone(),
+                debit.to_decimal_yuan().to_string(),
+                credit.to_decimal_yuan().to_string(),
+                text(&e.doc_no),
+                text(&e.voucher_no),
+                text(&e.region_code),
+                text(&e.project_code),
+                e.description.clone(),
+                text(&e.source_file),
+                e.source_line.map(|l| l.to_string()).unwrap_or_default(),
+                e.batch_id.to_string(),
+                e.recorded_at.clone(),
+                text(&e.details),
+                e.prev_hash.clone(),
+                e.hash.clone(),
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn cell() -> impl Strategy<Value = String> {
+        "[a-z0-9 =+@,\"'\t\r\n;|\u{4e2d}\u{3014}-]{0,12}"
+    }
+    fn opt_cell() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(cell())
+    }
+
+    prop_compose! {
+        fn any_entry()(
+            entry_no in any::<i64>(), tx_id in cell(), tx_date in cell(), kind in cell(),
+            description in cell(), fiscal_year in proptest::option::of(any::<i64>()),
+            doc_no in opt_cell(), voucher_no in opt_cell(), region_code in opt_cell(),
+            project_code in opt_cell(), source_file in opt_cell(),
+            source_line in proptest::option::of(any::<i64>()), details in opt_cell(),
+            batch_id in any::<i64>(), recorded_at in cell(), prev_hash in cell(), hash in cell(),
+            postings in proptest::collection::vec((cell(), -(i64::MAX / 4)..i64::MAX / 4), 0..4),
+        ) -> JournalEntry {
+            JournalEntry {
+                entry_no, tx_id, tx_date, kind, description, fiscal_year, doc_no,
+                voucher_no, region_code, project_code, source_file, source_line, details,
+                batch_id, recorded_at, prev_hash, hash,
+                postings: postings
+                    .into_iter()
+                    .zip(1..)
+                    .map(|((account, f), seq)| StoredPosting { seq, account, amount: Fen::new(f) })
+                    .collect(),
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn trail_rows_are_written_as_first_written(entries in proptest::collection::vec(any_entry(), 1..4)) {
+            let mut w = TrailWriter::new(Vec::new(), false).unwrap();
+            let mut first = GuardedCsv::new(Vec::new(), LineEnd::CrLf, &TRAIL_HEADER, &TRAIL_VERBATIM_COLUMNS).unwrap();
+            for e in &entries {
+                w.write_entry(e).unwrap();
+                write_entry_as_first_written(&mut first, e).unwrap();
+            }
+            let (bytes, _) = w.finish().unwrap();
+            prop_assert_eq!(bytes, first.into_inner().unwrap());
+        }
+
+        #[test]
+        fn numbers_are_written_as_display_writes_them(n in any::<i64>()) {
+            let text = IntText::new(n);
+            prop_assert_eq!(text.as_str(), n.to_string());
         }
     }
 

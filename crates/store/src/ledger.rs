@@ -5,6 +5,7 @@ use crate::read::Cells;
 use crate::write::{Val, WriteTx};
 use crate::{Result, Store, StoreError};
 use chrono::NaiveDate;
+use fundledger_core::text::first_byte_in;
 use fundledger_core::{Account, Fen, Transaction, TxKind, TxMeta};
 use sqlx::AnyConnection;
 
@@ -102,7 +103,7 @@ pub(crate) const DOMAIN_TABLES: [&DomainTable; 5] = [
 ];
 
 impl DomainTable {
-    /// `TABLE|col=value;…` with `\`, `;`, `=` and `|` escaped; NULL is `~`.
+    /// `TABLE|col=value;…` with `\`, `;`, `=`, `|` and `~` escaped; NULL is `~`.
     pub(crate) fn details(&self, row: &[Val]) -> String {
         assert_eq!(
             row.len(),
@@ -110,20 +111,47 @@ impl DomainTable {
             "details width for {}",
             self.name
         );
-        let mut out = String::from(self.name);
-        out.push('|');
+        let mut out = self.details_start();
         for (i, ((name, _), v)) in self.columns.iter().zip(row).enumerate() {
-            if i > 0 {
-                out.push(';');
-            }
-            out.push_str(name);
-            out.push('=');
+            push_details_name(&mut out, i, name);
             match v {
-                Val::Int(x) | Val::OptInt(Some(x)) => out.push_str(&x.to_string()),
-                Val::Text(t) | Val::OptText(Some(t)) => out.push_str(&escape(t)),
+                Val::Int(x) | Val::OptInt(Some(x)) => push_details_int(&mut out, *x),
+                Val::Text(t) | Val::OptText(Some(t)) => push_details_text(&mut out, t),
                 Val::OptInt(None) | Val::OptText(None) => out.push('~'),
             }
         }
+        out
+    }
+
+    /// [`DomainTable::details`] of the row `read_row` would read, rendered
+    /// straight from its cells, in the same column order (so the same first
+    /// error): no `Val` and no string per cell. `verify` renders every
+    /// domain row of the ledger.
+    pub(crate) fn details_of(&self, row: &impl Cells) -> Result<String> {
+        let mut out = self.details_start();
+        for (i, (name, t)) in self.columns.iter().enumerate() {
+            push_details_name(&mut out, i, name);
+            match t {
+                ColType::Int => push_details_int(&mut out, row.int(i)?),
+                ColType::OptInt => match row.opt_int(i)? {
+                    Some(x) => push_details_int(&mut out, x),
+                    None => out.push('~'),
+                },
+                ColType::Text => row.with_text(i, &mut |t| push_details_text(&mut out, t))?,
+                ColType::OptText => row.with_opt_text(i, &mut |t| match t {
+                    Some(t) => push_details_text(&mut out, t),
+                    None => out.push('~'),
+                })?,
+            }
+        }
+        Ok(out)
+    }
+
+    /// `TABLE|`, with room for a typical row's columns.
+    fn details_start(&self) -> String {
+        let mut out = String::with_capacity(self.name.len() + 1 + 32 * self.columns.len());
+        out.push_str(self.name);
+        out.push('|');
         out
     }
 
@@ -160,15 +188,35 @@ impl DomainTable {
     }
 }
 
-fn escape(t: &str) -> String {
-    let mut s = String::with_capacity(t.len());
-    for c in t.chars() {
-        if matches!(c, '\\' | ';' | '=' | '|' | '~') {
-            s.push('\\');
-        }
-        s.push(c);
+/// `;` before every column but the first, then `name=`.
+fn push_details_name(out: &mut String, i: usize, name: &str) {
+    if i > 0 {
+        out.push(';');
     }
-    s
+    out.push_str(name);
+    out.push('=');
+}
+
+fn push_details_int(out: &mut String, x: i64) {
+    use std::fmt::Write;
+    write!(out, "{x}").expect("writing to a String cannot fail");
+}
+
+/// `t` with a `\` before each `\`, `;`, `=`, `|` and `~`; the runs between
+/// them are found a word at a time and copied whole.
+fn push_details_text(out: &mut String, t: &str) {
+    let mut rest = t;
+    loop {
+        // An index of an ASCII byte, or the end: a char boundary.
+        let at = first_byte_in(rest.as_bytes(), b"\\;=|~");
+        out.push_str(&rest[..at]);
+        let Some(&b) = rest.as_bytes().get(at) else {
+            return;
+        };
+        out.push('\\');
+        out.push(char::from(b));
+        rest = &rest[at + 1..];
+    }
 }
 
 /// Appends `tx` whose details describe `row` of `table`, then buffers the

@@ -29,6 +29,18 @@ pub(crate) trait Cells {
     fn opt_text(&self, i: usize) -> Result<Option<String>>;
     fn int(&self, i: usize) -> Result<i64>;
     fn opt_int(&self, i: usize) -> Result<Option<i64>>;
+    /// Text cell `i` lent to `with`, for a caller that only looks at it.
+    /// A driver that can lend the stored bytes overrides this (rusqlite);
+    /// the value, or the error, is always the one [`Cells::text`] gives.
+    fn with_text(&self, i: usize, with: &mut dyn FnMut(&str)) -> Result<()> {
+        with(&self.text(i)?);
+        Ok(())
+    }
+    /// [`Cells::with_text`] for a cell that may be NULL ([`Cells::opt_text`]).
+    fn with_opt_text(&self, i: usize, with: &mut dyn FnMut(Option<&str>)) -> Result<()> {
+        with(self.opt_text(i)?.as_deref());
+        Ok(())
+    }
 }
 
 impl Cells for sqlx::any::AnyRow {

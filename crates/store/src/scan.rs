@@ -11,13 +11,15 @@
 //! (docs/adr/0005-write-path.md). PostgreSQL keeps the sqlx path.
 
 use crate::ledger::DOMAIN_TABLES;
-use crate::pages::DomainRow;
+use crate::pages::{DomainRow, JournalPage};
 use crate::read::Cells;
 use crate::read::{orphan_marker, JOURNAL_PAGE_ENTRIES};
 use crate::{Result, StoreError, SQLITE_BUSY_TIMEOUT_MS};
 use fundledger_core::journal::{JournalEntry, StoredPosting};
 use fundledger_core::Fen;
 use rusqlite::{Connection, OpenFlags};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 /// The journal columns in the order a page reads them.
 const JOURNAL_SELECT: &str = "SELECT entry_no, tx_id, tx_date, kind, description, fiscal_year, \
@@ -46,6 +48,7 @@ impl SqliteScan {
         // A deferred read transaction: its snapshot is taken at the first
         // read and held until the scan is dropped.
         conn.execute_batch("BEGIN").map_err(scan_error)?;
+        OPEN_SCANS.fetch_add(1, Ordering::AcqRel);
         Ok(SqliteScan { conn })
     }
 
@@ -59,9 +62,13 @@ impl SqliteScan {
     }
 
     /// Entries `after + 1 ..= after + JOURNAL_PAGE_ENTRIES` with their
-    /// postings; postings whose entry is gone come as orphan markers.
+    /// postings; postings whose entry is gone come as orphan markers. The
+    /// entries of a page handed back ([`JournalPage::recycle`]) are read
+    /// into, every field overwritten: their strings are reused, not
+    /// allocated (and freed by the reader's thread) anew.
     pub(crate) fn journal_page(&self, after: i64) -> Result<Vec<JournalEntry>> {
         let upto = after + JOURNAL_PAGE_ENTRIES;
+        let mut spare = spare_entries();
         let mut entries = Vec::with_capacity(JOURNAL_PAGE_ENTRIES as usize);
         let mut stmt = self
             .conn
@@ -69,8 +76,19 @@ impl SqliteScan {
             .map_err(scan_error)?;
         let mut rows = stmt.query((after, upto)).map_err(scan_error)?;
         while let Some(r) = rows.next().map_err(scan_error)? {
-            entries.push(journal_entry(r).map_err(scan_error)?);
+            let e = match spare.pop() {
+                Some(mut e) => {
+                    read_entry_into(r, &mut e).map_err(scan_error)?;
+                    e
+                }
+                None => journal_entry(r).map_err(scan_error)?,
+            };
+            entries.push(e);
         }
+        drop(spare);
+        // Postings read so far into each entry (a reused entry still holds
+        // the ones of the page it came from, overwritten in order).
+        let mut filled = vec![0usize; entries.len()];
         let mut stmt = self
             .conn
             .prepare_cached(POSTINGS_SELECT)
@@ -82,16 +100,25 @@ impl SqliteScan {
             while i < entries.len() && entries[i].entry_no < entry_no {
                 i += 1;
             }
-            let posting = StoredPosting {
-                seq: p.get(1).map_err(scan_error)?,
-                account: p.get(2).map_err(scan_error)?,
-                amount: Fen::new(p.get(3).map_err(scan_error)?),
-            };
             match entries.get_mut(i) {
-                Some(e) if e.entry_no == entry_no => e.postings.push(posting),
+                Some(e) if e.entry_no == entry_no => match filled.get_mut(i) {
+                    Some(n) => {
+                        match e.postings.get_mut(*n) {
+                            Some(into) => read_posting_into(p, into).map_err(scan_error)?,
+                            None => e.postings.push(posting(p).map_err(scan_error)?),
+                        }
+                        *n += 1;
+                    }
+                    // An orphan marker pushed below (past the journal
+                    // rows): its entry's next posting.
+                    None => e.postings.push(posting(p).map_err(scan_error)?),
+                },
                 // A posting whose entry is missing: verify reports it.
-                _ => entries.push(orphan_marker(entry_no, posting)),
+                _ => entries.push(orphan_marker(entry_no, posting(p).map_err(scan_error)?)),
             }
+        }
+        for (e, n) in entries.iter_mut().zip(&filled) {
+            e.postings.truncate(*n);
         }
         entries.sort_by_key(|e| e.entry_no);
         Ok(entries)
@@ -105,11 +132,12 @@ impl SqliteScan {
             let mut stmt = self.conn.prepare_cached(&sql).map_err(scan_error)?;
             let mut rows = stmt.query((after, upto)).map_err(scan_error)?;
             while let Some(r) = rows.next().map_err(scan_error)? {
-                let vals = table.read_row(r)?;
+                // Rendered from the lent cells: no value or string per cell.
+                let details = table.details_of(r)?;
                 out.push(DomainRow {
                     table: table.name,
                     entry_no: r.get(table.columns.len()).map_err(scan_error)?,
-                    details: table.details(&vals),
+                    details,
                 });
             }
         }
@@ -148,6 +176,150 @@ impl Cells for rusqlite::Row<'_> {
     fn opt_int(&self, i: usize) -> Result<Option<i64>> {
         self.get(i).map_err(scan_error)
     }
+    /// The stored UTF-8 text lent without a copy; anything else (a NULL, a
+    /// value of another type, bytes that are not UTF-8) goes through
+    /// [`Cells::text`], so the value or the error is the one it gives.
+    fn with_text(&self, i: usize, with: &mut dyn FnMut(&str)) -> Result<()> {
+        match self.get_ref(i).ok().and_then(lent_text) {
+            Some(Some(text)) => with(text),
+            _ => with(&self.text(i)?),
+        }
+        Ok(())
+    }
+    fn with_opt_text(&self, i: usize, with: &mut dyn FnMut(Option<&str>)) -> Result<()> {
+        match self.get_ref(i).ok().and_then(lent_text) {
+            Some(text) => with(text),
+            None => with(self.opt_text(i)?.as_deref()),
+        }
+        Ok(())
+    }
+}
+
+/// A cell rusqlite can lend as text: `Some(None)` for NULL, `Some(Some(_))`
+/// for UTF-8 text; `None` for the rest, which the copying path reads (or
+/// refuses) as it always has.
+fn lent_text(cell: rusqlite::types::ValueRef<'_>) -> Option<Option<&str>> {
+    use rusqlite::types::ValueRef;
+    match cell {
+        ValueRef::Null => Some(None),
+        ValueRef::Text(bytes) => std::str::from_utf8(bytes).ok().map(Some),
+        _ => None,
+    }
+}
+
+/// Pages' entries handed back by their readers, for the next page to be
+/// read into (only while a scan runs: the last one to end empties it).
+static SPARE_PAGES: Mutex<Vec<Vec<JournalEntry>>> = Mutex::new(Vec::new());
+/// Scans open now.
+static OPEN_SCANS: AtomicUsize = AtomicUsize::new(0);
+/// Pages kept for reuse: those in flight between the threads, and one.
+const SPARE_PAGES_KEPT: usize = 4;
+
+fn spare_pages() -> std::sync::MutexGuard<'static, Vec<Vec<JournalEntry>>> {
+    // The list holds plain data: a thread that panicked holding the lock
+    // left it whole.
+    SPARE_PAGES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The entries of a page handed back, or none.
+fn spare_entries() -> Vec<JournalEntry> {
+    spare_pages().pop().unwrap_or_default()
+}
+
+impl JournalPage {
+    /// Hands the page's entries back for a later page of a SQLite scan to
+    /// be read into, so that their strings are reused instead of freed here
+    /// and allocated again there. Dropping a page instead is always right;
+    /// with no scan open (PostgreSQL) this is dropping it.
+    pub fn recycle(self) {
+        let entries = self.entries;
+        if OPEN_SCANS.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut spare = spare_pages();
+        if spare.len() < SPARE_PAGES_KEPT {
+            spare.push(entries);
+        }
+    }
+}
+
+impl Drop for SqliteScan {
+    fn drop(&mut self) {
+        if OPEN_SCANS.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Taken out of the lock before they are freed.
+            let spare = std::mem::take(&mut *spare_pages());
+            drop(spare);
+        }
+    }
+}
+
+/// `journal_entry` into an entry read before: the same values, or the
+/// same first error, column by column.
+fn read_entry_into(r: &rusqlite::Row<'_>, e: &mut JournalEntry) -> rusqlite::Result<()> {
+    e.entry_no = r.get(0)?;
+    read_text_into(r, 1, &mut e.tx_id)?;
+    read_text_into(r, 2, &mut e.tx_date)?;
+    read_text_into(r, 3, &mut e.kind)?;
+    read_text_into(r, 4, &mut e.description)?;
+    e.fiscal_year = r.get(5)?;
+    read_opt_text_into(r, 6, &mut e.doc_no)?;
+    read_opt_text_into(r, 7, &mut e.voucher_no)?;
+    read_opt_text_into(r, 8, &mut e.region_code)?;
+    read_opt_text_into(r, 9, &mut e.project_code)?;
+    read_opt_text_into(r, 10, &mut e.source_file)?;
+    e.source_line = r.get(11)?;
+    read_opt_text_into(r, 12, &mut e.details)?;
+    e.batch_id = r.get(13)?;
+    read_text_into(r, 14, &mut e.recorded_at)?;
+    read_text_into(r, 15, &mut e.prev_hash)?;
+    read_text_into(r, 16, &mut e.hash)?;
+    Ok(())
+}
+
+fn posting(p: &rusqlite::Row<'_>) -> rusqlite::Result<StoredPosting> {
+    Ok(StoredPosting {
+        seq: p.get(1)?,
+        account: p.get(2)?,
+        amount: Fen::new(p.get(3)?),
+    })
+}
+
+/// `posting` into a posting read before.
+fn read_posting_into(p: &rusqlite::Row<'_>, into: &mut StoredPosting) -> rusqlite::Result<()> {
+    into.seq = p.get(1)?;
+    read_text_into(p, 2, &mut into.account)?;
+    into.amount = Fen::new(p.get(3)?);
+    Ok(())
+}
+
+/// Text cell `i` copied into `into`'s buffer; anything but UTF-8 text
+/// goes through `get`, so the value or the error is the one it gives.
+fn read_text_into(r: &rusqlite::Row<'_>, i: usize, into: &mut String) -> rusqlite::Result<()> {
+    match r.get_ref(i).ok().and_then(lent_text) {
+        Some(Some(text)) => {
+            into.clear();
+            into.push_str(text);
+        }
+        _ => *into = r.get(i)?,
+    }
+    Ok(())
+}
+
+/// [`read_text_into`] for a cell that may be NULL.
+fn read_opt_text_into(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+    into: &mut Option<String>,
+) -> rusqlite::Result<()> {
+    match (r.get_ref(i).ok().and_then(lent_text), into.as_mut()) {
+        (Some(Some(text)), Some(held)) => {
+            held.clear();
+            held.push_str(text);
+        }
+        (Some(text), _) => *into = text.map(str::to_string),
+        (None, _) => *into = r.get(i)?,
+    }
+    Ok(())
 }
 
 fn journal_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
@@ -177,4 +349,151 @@ fn journal_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
 /// failure, as the sqlx path reports it: a database error.
 fn scan_error(e: rusqlite::Error) -> StoreError {
     StoreError::Sql(sqlx::Error::Decode(Box::new(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{ColType, DomainTable};
+    use crate::write::Val;
+    use proptest::prelude::*;
+
+    /// `details` as first written (a `String` per escaped cell, `to_string`
+    /// per number): the oracle both renderers must match byte for byte, or
+    /// every stored entry's details would stop matching its row.
+    fn details_as_first_written(table: &DomainTable, row: &[Val]) -> String {
+        fn escape(t: &str) -> String {
+            let mut s = String::with_capacity(t.len());
+            for c in t.chars() {
+                if matches!(c, '\\' | ';' | '=' | '|' | '~') {
+                    s.push('\\');
+                }
+                s.push(c);
+            }
+            s
+        }
+        let mut out = String::from(table.name);
+        out.push('|');
+        for (i, ((name, _), v)) in table.columns.iter().zip(row).enumerate() {
+            if i > 0 {
+                out.push(';');
+            }
+            out.push_str(name);
+            out.push('=');
+            match v {
+                Val::Int(x) | Val::OptInt(Some(x)) => out.push_str(&x.to_string()),
+                Val::Text(t) | Val::OptText(Some(t)) => out.push_str(&escape(t)),
+                Val::OptInt(None) | Val::OptText(None) => out.push('~'),
+            }
+        }
+        out
+    }
+
+    /// One table of untyped columns (no affinity: what is bound is stored)
+    /// named after `table`'s, holding `rows`.
+    fn memory_table(table: &DomainTable, rows: &[Vec<Val>]) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        let names = table.column_names();
+        conn.execute_batch(&format!(
+            "CREATE TABLE {} ({}, entry_no)",
+            table.name,
+            names.join(", ")
+        ))
+        .unwrap();
+        let marks: Vec<String> = (1..=names.len() + 1).map(|i| format!("?{i}")).collect();
+        let sql = format!("INSERT INTO {} VALUES ({})", table.name, marks.join(", "));
+        for (n, row) in rows.iter().enumerate() {
+            let mut values: Vec<rusqlite::types::Value> = row
+                .iter()
+                .map(|v| match v {
+                    Val::Int(x) | Val::OptInt(Some(x)) => (*x).into(),
+                    Val::Text(t) | Val::OptText(Some(t)) => t.clone().into(),
+                    Val::OptInt(None) | Val::OptText(None) => rusqlite::types::Value::Null,
+                })
+                .collect();
+            values.push((n as i64 + 1).into());
+            conn.execute(&sql, rusqlite::params_from_iter(values))
+                .unwrap();
+        }
+        conn
+    }
+
+    fn cell(t: ColType) -> BoxedStrategy<Val> {
+        let text = "[a-z0-9 \\\\;=|~\t\n\u{4e2d}\u{3014}\u{3015}]{0,24}";
+        match t {
+            ColType::Int => any::<i64>().prop_map(Val::Int).boxed(),
+            ColType::OptInt => proptest::option::of(any::<i64>())
+                .prop_map(Val::OptInt)
+                .boxed(),
+            ColType::Text => text.prop_map(Val::Text).boxed(),
+            ColType::OptText => proptest::option::of(text).prop_map(Val::OptText).boxed(),
+        }
+    }
+
+    fn table_and_rows() -> impl Strategy<Value = (usize, Vec<Vec<Val>>)> {
+        (0..DOMAIN_TABLES.len()).prop_flat_map(|t| {
+            let cells: Vec<_> = DOMAIN_TABLES[t]
+                .columns
+                .iter()
+                .map(|(_, c)| cell(*c))
+                .collect();
+            (Just(t), proptest::collection::vec(cells, 1..4))
+        })
+    }
+
+    proptest! {
+        /// Rendered from rusqlite's lent cells (`details_of`, what `verify`
+        /// reads) or from the values (`details`, what an import writes),
+        /// the details are the ones first written.
+        #[test]
+        fn details_are_rendered_as_first_written((t, rows) in table_and_rows()) {
+            let table = DOMAIN_TABLES[t];
+            let conn = memory_table(table, &rows);
+            let sql = format!("SELECT {} FROM {} ORDER BY entry_no", table.column_names().join(", "), table.name);
+            let mut stmt = conn.prepare(&sql).unwrap();
+            let mut read = stmt.query([]).unwrap();
+            let mut n = 0;
+            while let Some(r) = read.next().unwrap() {
+                let want = details_as_first_written(table, &rows[n]);
+                prop_assert_eq!(&table.details(&rows[n]), &want);
+                prop_assert_eq!(&table.details_of(r).unwrap(), &want);
+                prop_assert_eq!(&table.details(&table.read_row(r).unwrap()), &want);
+                n += 1;
+            }
+            prop_assert_eq!(n, rows.len());
+        }
+    }
+
+    /// Lending a cell gives what copying it gives, the errors of a forged
+    /// cell (a number, a blob, bytes that are not UTF-8, a NULL where text
+    /// is required) included, word for word.
+    #[test]
+    fn lent_cells_read_as_copied_ones() {
+        let conn = Connection::open_in_memory().unwrap();
+        let row_sql = "SELECT 'a;b=c', NULL, 42, 1.5, X'00ff', CAST(X'ff' AS TEXT), '', '中〔x〕'";
+        let mut stmt = conn.prepare(row_sql).unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        let r = rows.next().unwrap().unwrap();
+        let shown = |e: StoreError| e.to_string();
+        for i in 0..8 {
+            let mut lent = None;
+            let got = r.with_text(i, &mut |t| lent = Some(t.to_string()));
+            match r.text(i) {
+                Ok(copied) => {
+                    assert!(got.is_ok(), "column {i}");
+                    assert_eq!(lent, Some(copied), "column {i}");
+                }
+                Err(e) => assert_eq!(got.map_err(shown).unwrap_err(), shown(e), "column {i}"),
+            }
+            let mut lent = None;
+            let got = r.with_opt_text(i, &mut |t| lent = Some(t.map(str::to_string)));
+            match r.opt_text(i) {
+                Ok(copied) => {
+                    assert!(got.is_ok(), "column {i}");
+                    assert_eq!(lent, Some(copied), "column {i}");
+                }
+                Err(e) => assert_eq!(got.map_err(shown).unwrap_err(), shown(e), "column {i}"),
+            }
+        }
+    }
 }

@@ -387,6 +387,7 @@ impl Store {
                 entries += 1;
             }
             check_domain_rows(&page, &mut c);
+            page.recycle();
         }
         self.check_balances(&mut c).await?;
         self.check_domain_counts(&mut c).await?;

@@ -58,6 +58,15 @@ struct TrailFilter {
 
 impl TrailFilter {
     fn keeps(&self, e: &JournalEntry, divisions: &DivisionTable) -> bool {
+        // No filter: every entry, without taking its accounts apart.
+        if self.fiscal_year.is_none()
+            && self.from.is_none()
+            && self.to.is_none()
+            && self.region.is_none()
+            && self.project.is_none()
+        {
+            return true;
+        }
         let accounts: Vec<_> = e.postings.iter().map(|p| name_parts(&p.account)).collect();
         let year_ok = |y: i32| {
             e.fiscal_year == Some(i64::from(y)) || accounts.iter().any(|a| a.fiscal_year == Some(y))
