@@ -10,7 +10,6 @@ use crate::ledger::DOMAIN_TABLES;
 use crate::read::JOURNAL_PAGE_ENTRIES;
 use crate::scan::SqliteScan;
 use crate::verify::{entry_verdicts, EntryVerdict};
-use crate::write::Val;
 use crate::{Backend, Result, Store};
 use fundledger_core::journal::JournalEntry;
 use tokio::sync::mpsc;
@@ -244,11 +243,10 @@ async fn domain_rows(store: &Store, after: i64, upto: i64) -> Result<Vec<DomainR
             .fetch_all(store.pool())
             .await?;
         for r in &rows {
-            let vals: Vec<Val> = table.read_row(r)?;
             out.push(DomainRow {
                 table: table.name,
                 entry_no: sqlx::Row::try_get(r, table.columns.len())?,
-                details: table.details(&vals),
+                details: table.details_of(r)?,
             });
         }
     }
