@@ -353,9 +353,6 @@ struct Account {
     /// doc_no); the date kept here so finding the live candidates reads
     /// one short array, not every line's state.
     candidates: Vec<(NaiveDate, usize)>,
-    /// (doc_no, line index) sorted by doc_no, for vouchers with a doc_no;
-    /// found through `Reconciler::doc_numbers`.
-    by_doc_no: Vec<(DocNo, usize)>,
     /// `candidates[..no_room]` have no room left (outstanding as of D <= 0),
     /// so a fill starts past them: payments only ever shrink room, so this
     /// only grows, until a refund gives a line of the account room again
@@ -368,10 +365,17 @@ struct Account {
 /// without cloning the voucher's project code.
 type ProjectIndex = u32;
 
-/// (account, doc year, doc number) → the first entry of that year and
-/// number in the account's `by_doc_no` (the prefix decides among the few
-/// that share them).
-type DocNumbers = HashMap<(u32, i32, u32), usize, BuildIntHasher>;
+/// (account, doc year, doc number, doc prefix) → the line of that doc_no
+/// in that account: one probe per voucher with a doc_no, on `Copy` keys.
+/// A sorted list per account searched by (year, number), then by prefix
+/// text, cost a second cache miss and a string compare per voucher (about a
+/// third of the engine's time at 1M vouchers).
+type DocNumbers = HashMap<(u32, i32, u32, PrefixIndex), usize, BuildIntHasher>;
+
+/// Doc_no prefixes (`湘财社指`) as small numbers; a ledger has a handful.
+type PrefixIndex = u32;
+
+type Prefixes = HashMap<String, PrefixIndex, BuildIntHasher>;
 
 /// (fiscal year, region code, project) → index in `Reconciler::accounts`.
 type AccountIndex = HashMap<(FiscalYear, u32, ProjectIndex), usize, BuildIntHasher>;
@@ -417,6 +421,7 @@ pub struct Reconciler {
     account_index: AccountIndex,
     accounts: Vec<Account>,
     doc_numbers: DocNumbers,
+    doc_prefixes: Prefixes,
     refunded_originals: HashSet<String>,
     remembered: HashMap<String, Remembered>,
     unmatched: Vec<UnmatchedRow>,
@@ -452,7 +457,7 @@ impl Reconciler {
             }
         }
         let (projects, account_index, mut accounts) = group_accounts(&mut states);
-        let doc_numbers = index_doc_numbers(&mut accounts, &states);
+        let (doc_numbers, doc_prefixes) = index_doc_numbers(&mut accounts, &states);
         Reconciler {
             params,
             lines: states,
@@ -460,6 +465,7 @@ impl Reconciler {
             account_index,
             accounts,
             doc_numbers,
+            doc_prefixes,
             refunded_originals,
             remembered: HashMap::new(),
             unmatched: Vec::new(),
@@ -484,13 +490,14 @@ impl Reconciler {
 
     /// The line of `doc_no` in account `a`, if any.
     fn line_of_doc_no(&self, a: usize, doc_no: &DocNo) -> Option<usize> {
-        let key = (u32::try_from(a).ok()?, doc_no.year(), doc_no.number());
-        let first = *self.doc_numbers.get(&key)?;
-        self.accounts[a].by_doc_no[first..]
-            .iter()
-            .take_while(|(d, _)| d.year() == doc_no.year() && d.number() == doc_no.number())
-            .find(|(d, _)| d == doc_no)
-            .map(|(_, index)| *index)
+        let prefix = *self.doc_prefixes.get(doc_no.prefix())?;
+        let key = (
+            u32::try_from(a).ok()?,
+            doc_no.year(),
+            doc_no.number(),
+            prefix,
+        );
+        self.doc_numbers.get(&key).copied()
     }
 
     /// Feed vouchers in (paid_on, voucher_no) order; vouchers dated after as_of are ignored.
@@ -756,7 +763,6 @@ fn group_accounts(states: &mut [LineState]) -> (Projects, AccountIndex, Vec<Acco
             .or_insert_with(|| {
                 accounts.push(Account {
                     candidates: Vec::new(),
-                    by_doc_no: Vec::new(),
                     no_room: 0,
                 });
                 accounts.len() - 1
@@ -764,42 +770,44 @@ fn group_accounts(states: &mut [LineState]) -> (Projects, AccountIndex, Vec<Acco
         accounts[account]
             .candidates
             .push((state.line.doc_date, index));
-        accounts[account]
-            .by_doc_no
-            .push((key.doc_no.clone(), index));
         state.account = account;
     }
     (projects, account_index, accounts)
 }
 
-/// Sorts each account's lines (candidate order, doc_no order) and indexes
-/// them by (account, doc year, doc number).
+/// Sorts each account's candidates (§5.1 order) and indexes every line-year
+/// by (account, doc year, doc number, doc prefix).
 ///
 /// Panics if two line-years share (fiscal year, doc_no, region, project).
-fn index_doc_numbers(accounts: &mut [Account], states: &[LineState]) -> DocNumbers {
+fn index_doc_numbers(accounts: &mut [Account], states: &[LineState]) -> (DocNumbers, Prefixes) {
     let mut doc_numbers = DocNumbers::default();
-    for (a, account) in accounts.iter_mut().enumerate() {
+    let mut prefixes = Prefixes::default();
+    for account in accounts.iter_mut() {
         account
             .candidates
             .sort_by(|x, y| states[x.1].doc_order().cmp(&states[y.1].doc_order()));
-        account.by_doc_no.sort_by(|x, y| x.0.cmp(&y.0));
-        for pair in account.by_doc_no.windows(2) {
-            let line = &states[pair[1].1].line;
-            assert!(
-                pair[0].0 != pair[1].0,
-                "line-year {} of {} given twice",
-                line.key,
-                line.fiscal_year
-            );
-        }
-        let a = u32::try_from(a).expect("accounts fit in u32");
-        for (at, (doc_no, _)) in account.by_doc_no.iter().enumerate() {
-            doc_numbers
-                .entry((a, doc_no.year(), doc_no.number()))
-                .or_insert(at);
-        }
     }
-    doc_numbers
+    for (index, state) in states.iter().enumerate() {
+        let line = &state.line;
+        let doc_no = &line.key.doc_no;
+        let prefix = match prefixes.get(doc_no.prefix()) {
+            Some(&prefix) => prefix,
+            None => {
+                let next = PrefixIndex::try_from(prefixes.len()).expect("prefixes fit in u32");
+                prefixes.insert(doc_no.prefix().to_string(), next);
+                next
+            }
+        };
+        let a = u32::try_from(state.account).expect("accounts fit in u32");
+        let key = (a, doc_no.year(), doc_no.number(), prefix);
+        assert!(
+            doc_numbers.insert(key, index).is_none(),
+            "line-year {} of {} given twice",
+            line.key,
+            line.fiscal_year
+        );
+    }
+    (doc_numbers, prefixes)
 }
 
 fn unmatched_row(voucher: &VoucherIn, reason: UnmatchedReason) -> UnmatchedRow {
