@@ -431,6 +431,28 @@ mod tests {
         }
     }
 
+    /// The reused buffer renders exactly `csv_cells`, with every optional
+    /// cell both present and absent (reconcile_csv's bytes rest on it).
+    #[test]
+    fn row_text_renders_the_csv_cells() {
+        let full = row("湘财社指〔2020〕36号", Status::Over);
+        let mut empty = row("x", Status::Open);
+        empty.origin_year = None;
+        empty.doc_no = None;
+        empty.doc_date = None;
+        empty.allocated = None;
+        empty.outstanding = None;
+        empty.voucher_no = None;
+        let mut dated = row("y", Status::Settled);
+        dated.due_date = NaiveDate::from_ymd_opt(2021, 6, 30);
+        dated.settled_on = NaiveDate::from_ymd_opt(2021, 5, 1);
+        let mut text = RowText::default();
+        for r in [full, empty, dated] {
+            text.render(&r);
+            assert_eq!(text.cells(), r.csv_cells().each_ref().map(String::as_str));
+        }
+    }
+
     #[test]
     fn rates_are_exact() {
         let check = |d: i64, a: i64, want: &str| {
