@@ -144,13 +144,16 @@ pub fn report_rows(
     rows
 }
 
+#[cfg(test)]
 fn opt<T: ToString>(v: &Option<T>) -> String {
     v.as_ref().map(|x| x.to_string()).unwrap_or_default()
 }
 
+#[cfg(test)]
 impl ReportRow {
-    /// The 15 CSV cells: amounts with two places, dates ISO, unknowns empty.
-    pub fn csv_cells(&self) -> [String; 15] {
+    /// The 15 CSV cells as first written, one `String` each: the reference
+    /// [`RowText`] must render (`row_text_renders_the_csv_cells`).
+    fn csv_cells(&self) -> [String; 15] {
         [
             self.fiscal_year.to_string(),
             opt(&self.origin_year),
@@ -179,9 +182,9 @@ pub(crate) const RECONCILE_AMOUNT_COLUMNS: [usize; 3] = [8, 9, 10];
 /// the formula guard (SPEC §9).
 ///
 /// Each row's cells are rendered into one reused buffer and written from
-/// there (as the trail does): [`ReportRow::csv_cells`]'s 15 `String`s per
-/// row were most of the CSV's cost at 100k rows. Same `Display`s, same
-/// guard, so the bytes are those of `csv_cells`.
+/// there (as the trail does): 15 `String`s per row were most of the CSV's
+/// cost at 100k rows. Same `Display`s, same guard, so the bytes are those
+/// of the first writer (kept as the test's `csv_cells`).
 pub fn reconcile_csv(rows: &[ReportRow]) -> String {
     use crate::csv_guard::{GuardedCsv, LineEnd};
     let mut w = GuardedCsv::new(
@@ -208,7 +211,8 @@ struct RowText {
 }
 
 impl RowText {
-    /// The cells of [`ReportRow::csv_cells`], in place of the last row's.
+    /// The row's 15 CSV cells (amounts with two places, dates ISO, unknowns
+    /// empty), in place of the last row's.
     fn render(&mut self, r: &ReportRow) {
         use std::fmt::Write;
         self.text.clear();
