@@ -412,7 +412,13 @@ END {
 
 {
     echo "<!-- bench:begin (written by scripts/bench.sh; edit outside the markers) -->"
-    echo "Produced by \`just bench\` (\`scripts/bench.sh\`) on $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown):"
+    # shellcheck disable=SC2016 # the backquotes are Markdown, not commands
+    if [ "${BENCH_10M:-}" = 1 ]; then
+        run_by='`just bench-10m` (`BENCH_10M=1 scripts/bench.sh`)'
+    else
+        run_by='`just bench` (`scripts/bench.sh`)'
+    fi
+    echo "Produced by $run_by on $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown):"
     echo "$(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM,"
     echo "$(sqlite3 --version | cut -d' ' -f1) (sqlite3 CLI), PostgreSQL ${PG_VERSION:-not run}, $(rustc --version | cut -d' ' -f1-2), release build."
     echo
