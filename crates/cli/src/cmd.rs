@@ -25,13 +25,19 @@ pub async fn run(cli: Cli, db_named: bool) -> Result<Outcome> {
             }
             let store = Store::open(&db, OpenMode::MustExist).await?;
             let (doing, role) = needs(&command);
-            match dispatch(&store, &db, command).await {
+            let outcome = match dispatch(&store, &db, command).await {
                 Err(e) if is_permission_denied(&e) => {
                     let user = store.current_user().await.unwrap_or_else(|_| "?".into());
-                    bail!("permission denied: {doing} needs {role} (connected as {user})")
+                    Err(anyhow::anyhow!(
+                        "permission denied: {doing} needs {role} (connected as {user})"
+                    ))
                 }
                 other => other,
-            }
+            };
+            // Connections closed, not dropped with the process, and the
+            // SQLite WAL emptied (`Store::close`).
+            store.close().await;
+            outcome
         }
     }
 }

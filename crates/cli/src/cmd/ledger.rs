@@ -44,6 +44,7 @@ pub async fn init(db: &str, args: InitArgs) -> Result<Outcome> {
             up.batch_id, up.previous_head, up.seal_head
         );
     }
+    store.close().await;
     Ok(Outcome::Ok)
 }
 
