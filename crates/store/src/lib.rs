@@ -221,9 +221,15 @@ impl Store {
     }
 }
 
+/// How long [`truncate_wal`] waits for the lock: the pool's connections
+/// finish closing on sqlx's worker threads after `close` returns, and the
+/// last of them may still be checkpointing; another process reading the
+/// ledger holds the exit of this command up to this long, no more.
+const WAL_TRUNCATE_WAIT_MS: u64 = 2_000;
+
 /// Empties the WAL of the SQLite ledger at `path`, best effort: the file
 /// is checkpointed already (or will be by the next writer), so a failure
-/// (a read-only user, another process reading or writing: no wait for it)
+/// (a read-only user, another process still reading or writing)
 /// leaves the ledger as it was, never wrong. The last connection to close
 /// also removes the `-wal` and `-shm` files.
 fn truncate_wal(path: &str) -> rusqlite::Result<()> {
@@ -231,7 +237,7 @@ fn truncate_wal(path: &str) -> rusqlite::Result<()> {
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.busy_timeout(std::time::Duration::ZERO)?;
+    conn.busy_timeout(std::time::Duration::from_millis(WAL_TRUNCATE_WAIT_MS))?;
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     conn.close().map_err(|(_, e)| e)
 }
