@@ -19,6 +19,7 @@ mod imports;
 mod ledger;
 mod location;
 mod pages;
+mod pg_scan;
 mod read;
 mod reconcile;
 pub mod roles;
@@ -103,6 +104,9 @@ pub struct Store {
     /// The file of a SQLite ledger, for the bulk scans that read it
     /// directly (scan.rs).
     sqlite_path: Option<String>,
+    /// The URL of a PostgreSQL ledger, for the bulk scans that read it on
+    /// a typed connection of their own (pg_scan.rs).
+    postgres_url: Option<String>,
 }
 
 /// How to treat a SQLite file that does not exist yet.
@@ -150,10 +154,12 @@ impl Store {
             .await
             .map_err(|e| location::open_error(url, backend, mode, &e))?;
         let sqlite_path = sqlite_path(url).map(str::to_string);
+        let postgres_url = (backend == Backend::Postgres).then(|| url.to_string());
         Ok(Store {
             pool,
             backend,
             sqlite_path,
+            postgres_url,
         })
     }
 
@@ -163,6 +169,10 @@ impl Store {
 
     pub(crate) fn sqlite_path(&self) -> Option<&str> {
         self.sqlite_path.as_deref()
+    }
+
+    pub(crate) fn postgres_url(&self) -> Option<&str> {
+        self.postgres_url.as_deref()
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -1,5 +1,5 @@
-//! The journal a page at a time. On SQLite the pages are read ahead on a
-//! thread of their own while the caller works on the page before (verify
+//! The journal a page at a time, from one snapshot. The pages are read
+//! ahead on a thread of their own while the caller works on the page before (verify
 //! checks it, the exports write it); at most [`PAGES_AHEAD`] pages wait, so
 //! memory stays flat. For verify, a second thread between the two works out
 //! what each entry shows on its own (its hash, its canonical form:
@@ -7,6 +7,7 @@
 //! part.
 
 use crate::ledger::DOMAIN_TABLES;
+use crate::pg_scan::PgScan;
 use crate::read::JOURNAL_PAGE_ENTRIES;
 use crate::scan::SqliteScan;
 use crate::verify::{entry_verdicts, EntryVerdict};
@@ -41,15 +42,15 @@ pub struct JournalPages {
 }
 
 enum Source {
-    /// SQLite: pages read ahead by blocking threads (the reader, and for
+    /// Pages read ahead by blocking threads (the reader, and for
     /// verify the verdict worker), joined once the last page is out.
     Ahead {
         pages: mpsc::Receiver<Result<JournalPage>>,
         workers: Vec<JoinHandle<()>>,
     },
-    /// PostgreSQL: each page read through the pool when asked for, so a
-    /// caller's one-connection pool (the tamper tests hold a transaction
-    /// open on it) is never used by two tasks at once.
+    /// A store on one pooled connection (the tamper tests hold a
+    /// transaction open on it): each page read through the pool when asked
+    /// for, so that connection is never used by two tasks at once.
     OnDemand {
         store: Store,
         with_domain: bool,
@@ -96,15 +97,23 @@ impl JournalPages {
 
 impl Store {
     /// Every page of the journal in order, each with its domain rows when
-    /// `with_domain` (verify). SQLite pages come from one read transaction
-    /// (one snapshot) through rusqlite ([`SqliteScan`]), read ahead on a
-    /// thread of their own; PostgreSQL pages through the pool, one at a time.
+    /// `with_domain` (verify), read ahead on a thread of their own from one
+    /// read transaction (one snapshot): SQLite through rusqlite
+    /// ([`SqliteScan`]), PostgreSQL through a typed connection ([`PgScan`]).
+    /// A store on one pooled connection (tests) reads its pages through
+    /// that connection, one at a time.
     pub fn journal_pages(&self, with_domain: bool) -> JournalPages {
-        let source = match (self.backend(), self.sqlite_path()) {
-            (Backend::Sqlite, Some(path)) => {
+        let source = match (self.backend(), self.sqlite_path(), self.postgres_url()) {
+            (Backend::Sqlite, Some(path), _) => {
                 let path = path.to_string();
                 ahead(with_domain, move |send| {
-                    scan_sqlite(&path, with_domain, send)
+                    scan_pages(|| SqliteScan::open(&path), with_domain, send)
+                })
+            }
+            (Backend::Postgres, _, Some(url)) => {
+                let url = url.to_string();
+                ahead(with_domain, move |send| {
+                    scan_pages(|| PgScan::open(&url), with_domain, send)
                 })
             }
             _ => Source::OnDemand {
@@ -153,10 +162,47 @@ async fn join_workers(workers: Vec<JoinHandle<()>>) {
     }
 }
 
-/// The SQLite producer: stops at the end, at the first error (sent on), or
-/// when the caller has dropped its [`JournalPages`].
-fn scan_sqlite(path: &str, with_domain: bool, send: &mpsc::Sender<Result<JournalPage>>) {
-    let page_of = |scan: &SqliteScan, after: i64| -> Result<JournalPage> {
+/// A snapshot of the journal that pages can be read from: SQLite through
+/// rusqlite (scan.rs), PostgreSQL through a typed connection (pg_scan.rs).
+trait PageSource {
+    fn max_entry_no(&mut self) -> Result<i64>;
+    fn journal_page(&mut self, after: i64) -> Result<Vec<JournalEntry>>;
+    fn domain_rows(&mut self, after: i64, upto: i64) -> Result<Vec<DomainRow>>;
+}
+
+impl PageSource for SqliteScan {
+    fn max_entry_no(&mut self) -> Result<i64> {
+        SqliteScan::max_entry_no(self)
+    }
+    fn journal_page(&mut self, after: i64) -> Result<Vec<JournalEntry>> {
+        SqliteScan::journal_page(self, after)
+    }
+    fn domain_rows(&mut self, after: i64, upto: i64) -> Result<Vec<DomainRow>> {
+        SqliteScan::domain_rows(self, after, upto)
+    }
+}
+
+impl PageSource for PgScan {
+    fn max_entry_no(&mut self) -> Result<i64> {
+        PgScan::max_entry_no(self)
+    }
+    fn journal_page(&mut self, after: i64) -> Result<Vec<JournalEntry>> {
+        PgScan::journal_page(self, after)
+    }
+    fn domain_rows(&mut self, after: i64, upto: i64) -> Result<Vec<DomainRow>> {
+        PgScan::domain_rows(self, after, upto)
+    }
+}
+
+/// The producer: opens its snapshot, then sends every page in order;
+/// stops at the end, at the first error (sent on), or when the caller has
+/// dropped its [`JournalPages`].
+fn scan_pages<S: PageSource>(
+    open: impl FnOnce() -> Result<S>,
+    with_domain: bool,
+    send: &mpsc::Sender<Result<JournalPage>>,
+) {
+    let page_of = |scan: &mut S, after: i64| -> Result<JournalPage> {
         let entries = scan.journal_page(after)?;
         let domain = match with_domain {
             true => scan.domain_rows(after, after + JOURNAL_PAGE_ENTRIES)?,
@@ -168,15 +214,9 @@ fn scan_sqlite(path: &str, with_domain: bool, send: &mpsc::Sender<Result<Journal
             verdicts: Vec::new(),
         })
     };
-    let scan = match SqliteScan::open(path) {
-        Ok(scan) => scan,
-        Err(e) => {
-            let _ = send.blocking_send(Err(e));
-            return;
-        }
-    };
-    let max = match scan.max_entry_no() {
-        Ok(max) => max,
+    let opened = open().and_then(|mut scan| Ok((scan.max_entry_no()?, scan)));
+    let (max, mut scan) = match opened {
+        Ok(opened) => opened,
         Err(e) => {
             let _ = send.blocking_send(Err(e));
             return;
@@ -184,7 +224,7 @@ fn scan_sqlite(path: &str, with_domain: bool, send: &mpsc::Sender<Result<Journal
     };
     let mut after = 0;
     while after < max {
-        let page = page_of(&scan, after);
+        let page = page_of(&mut scan, after);
         let failed = page.is_err();
         if send.blocking_send(page).is_err() || failed {
             return;

@@ -124,8 +124,10 @@ impl TestDb {
             backend: self.backend,
             // The open transaction is only visible on this one connection,
             // so verify reads the journal through it, not through a
-            // separate SQLite scan (scan.rs) that would not see it.
+            // separate SQLite scan (scan.rs) or PostgreSQL connection
+            // (pg_scan.rs) that would not see it.
             sqlite_path: None,
+            postgres_url: None,
         }
     }
 }
