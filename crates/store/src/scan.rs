@@ -32,6 +32,7 @@ const POSTINGS_SELECT: &str = "SELECT entry_no, seq, account, amount_fen FROM po
 /// A read-only connection holding one read transaction (one snapshot).
 pub(crate) struct SqliteScan {
     conn: Connection,
+    _open: OpenScan,
 }
 
 impl SqliteScan {
@@ -48,8 +49,10 @@ impl SqliteScan {
         // A deferred read transaction: its snapshot is taken at the first
         // read and held until the scan is dropped.
         conn.execute_batch("BEGIN").map_err(scan_error)?;
-        OPEN_SCANS.fetch_add(1, Ordering::AcqRel);
-        Ok(SqliteScan { conn })
+        Ok(SqliteScan {
+            conn,
+            _open: OpenScan::new(),
+        })
     }
 
     /// The highest entry number in this snapshot (0 for an empty journal).
@@ -222,15 +225,15 @@ fn spare_pages() -> std::sync::MutexGuard<'static, Vec<Vec<JournalEntry>>> {
 }
 
 /// The entries of a page handed back, or none.
-fn spare_entries() -> Vec<JournalEntry> {
+pub(crate) fn spare_entries() -> Vec<JournalEntry> {
     spare_pages().pop().unwrap_or_default()
 }
 
 impl JournalPage {
-    /// Hands the page's entries back for a later page of a SQLite scan to
-    /// be read into, so that their strings are reused instead of freed here
-    /// and allocated again there. Dropping a page instead is always right;
-    /// with no scan open (PostgreSQL) this is dropping it.
+    /// Hands the page's entries back for a later page of a scan to be read
+    /// into, so that their strings are reused instead of freed here and
+    /// allocated again there. Dropping a page instead is always right; with
+    /// no scan open (pages through the pool) this is dropping it.
     pub fn recycle(self) {
         let entries = self.entries;
         if OPEN_SCANS.load(Ordering::Acquire) == 0 {
@@ -243,7 +246,18 @@ impl JournalPage {
     }
 }
 
-impl Drop for SqliteScan {
+/// A scan (SQLite's or PostgreSQL's) open while this lives: pages handed
+/// back meanwhile are kept for it to read into.
+pub(crate) struct OpenScan(());
+
+impl OpenScan {
+    pub(crate) fn new() -> OpenScan {
+        OPEN_SCANS.fetch_add(1, Ordering::AcqRel);
+        OpenScan(())
+    }
+}
+
+impl Drop for OpenScan {
     fn drop(&mut self) {
         if OPEN_SCANS.fetch_sub(1, Ordering::AcqRel) == 1 {
             // Taken out of the lock before they are freed.
