@@ -358,8 +358,45 @@ fn short(h: &str) -> &str {
     &h[..h.len().min(16)]
 }
 
+/// How many times `verify` reads the whole ledger when a command commits
+/// while it reads (see [`Store::verify`]).
+const VERIFY_ATTEMPTS: usize = 3;
+
 impl Store {
+    /// Checks every stored fact (the chain, the postings, the domain rows,
+    /// the balances, the seals).
+    ///
+    /// The journal is read in one snapshot (pages.rs) but the checks after
+    /// it (balances, row counts, seals) read the ledger as it is then: a
+    /// command committing in between made a sound ledger look broken ("has
+    /// N rows but the journal records M"). Every command that writes adds a
+    /// batch, so if the last batch is the same before and after, the whole
+    /// read saw one state; otherwise the ledger is read again, at most
+    /// [`VERIFY_ATTEMPTS`] times, and then refused as changing under it.
     pub async fn verify(&self) -> Result<VerifyReport> {
+        let mut before = self.last_batch_id().await?;
+        for _ in 0..VERIFY_ATTEMPTS {
+            let report = self.verify_once().await?;
+            let after = self.last_batch_id().await?;
+            if after == before {
+                return Ok(report);
+            }
+            before = after;
+        }
+        Err(StoreError::Refused(format!(
+            "the ledger changed while verify read it, {VERIFY_ATTEMPTS} times in a row \
+             (another command is writing): run verify again when it has finished"
+        )))
+    }
+
+    /// The newest batch; every command that writes adds one.
+    async fn last_batch_id(&self) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT MAX(batch_id) FROM batches")
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    async fn verify_once(&self) -> Result<VerifyReport> {
         let mut c = Checker {
             expected_entry: 1,
             prev_hash: GENESIS_HASH.to_string(),

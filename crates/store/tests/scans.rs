@@ -3,7 +3,7 @@
 //! exactly as the pool does, on both backends: SQLite through rusqlite,
 //! PostgreSQL through a typed connection of its own. A store on one pooled
 //! connection (`single_connection_store`) keeps the pool path, so it is
-//! the reference here.
+//! the reference here. And `verify` run while commands commit.
 
 mod common;
 
@@ -155,6 +155,71 @@ async fn a_deleted_entry_reads_alike_through_the_scan() {
             pooled.verify().await.expect("verify through the pool")
         );
         pooled.close().await;
+        store.close().await;
+    }
+}
+
+/// Commands committing while `verify` reads the ledger: the journal comes
+/// from one snapshot, the checks after it (balances, row counts, seals)
+/// read the ledger as it is by then. Regression: a sound ledger read while
+/// an officer imported was reported broken ("vouchers has N rows but the
+/// journal records M"). Now every report of a sound ledger is ok; a
+/// verify that saw it change every time says so instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_while_commands_commit_never_reports_a_sound_ledger_broken() {
+    const WRITES: usize = 40;
+    for db in TestDb::all() {
+        let store = db.store().await;
+        ledger_of_pages(&store).await;
+        let before = store.verify().await.expect("verify").entries;
+        let writer = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for n in 0..WRITES {
+                    let live = voucher(
+                        2,
+                        &format!("LIVE{n:04}"),
+                        day(2021, 7, 1),
+                        ("440224", "JS08"),
+                        Some(DOC_40),
+                        100,
+                        None,
+                    );
+                    import_vouchers(&store, &format!("live-{n}.csv"), vec![live]).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            })
+        };
+        let (mut reports, mut refusals) = (0, 0);
+        while !writer.is_finished() {
+            match store.verify().await {
+                Ok(report) => {
+                    assert!(
+                        report.ok(),
+                        "{:?}: a sound ledger reported broken while written to: {:?}",
+                        db.backend,
+                        report.failures
+                    );
+                    reports += 1;
+                }
+                Err(e) => {
+                    assert!(
+                        e.to_string().contains("changed while verify read it"),
+                        "{e}"
+                    );
+                    refusals += 1;
+                }
+            }
+        }
+        writer.await.expect("the writer");
+        let after = store.verify().await.expect("verify after the writes");
+        assert!(after.ok(), "{:?}", after.failures);
+        assert_eq!(after.entries, before + WRITES as i64);
+        assert!(
+            reports + refusals > 0,
+            "{:?}: no verify ran beside the writes",
+            db.backend
+        );
         store.close().await;
     }
 }
