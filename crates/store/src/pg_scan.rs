@@ -18,7 +18,7 @@
 
 use crate::ledger::DOMAIN_TABLES;
 use crate::pages::DomainRow;
-use crate::read::{orphan_marker, Cells, TextCells, JOURNAL_PAGE_ENTRIES};
+use crate::read::{journal_entry, orphan_marker, Cells, TextCells, JOURNAL_PAGE_ENTRIES};
 use crate::scan::{spare_entries, OpenScan};
 use crate::{Result, StoreError};
 use fundledger_core::journal::{JournalEntry, StoredPosting};
@@ -202,29 +202,6 @@ impl PgParams for &str {
     ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
         query.bind(self.to_string())
     }
-}
-
-fn journal_entry(r: &PgRow) -> Result<JournalEntry> {
-    Ok(JournalEntry {
-        entry_no: r.try_get(0)?,
-        tx_id: r.try_get(1)?,
-        tx_date: r.try_get(2)?,
-        kind: r.try_get(3)?,
-        description: r.try_get(4)?,
-        fiscal_year: r.try_get(5)?,
-        doc_no: r.try_get(6)?,
-        voucher_no: r.try_get(7)?,
-        region_code: r.try_get(8)?,
-        project_code: r.try_get(9)?,
-        source_file: r.try_get(10)?,
-        source_line: r.try_get(11)?,
-        details: r.try_get(12)?,
-        batch_id: r.try_get(13)?,
-        recorded_at: r.try_get(14)?,
-        prev_hash: r.try_get(15)?,
-        hash: r.try_get(16)?,
-        postings: Vec::new(),
-    })
 }
 
 /// `journal_entry` into an entry read before: the same values, or the

@@ -150,26 +150,7 @@ impl Store {
         .await?;
         let mut entries = Vec::with_capacity(rows.len());
         for r in &rows {
-            entries.push(JournalEntry {
-                entry_no: r.try_get(0)?,
-                tx_id: r.try_get(1)?,
-                tx_date: r.try_get(2)?,
-                kind: r.try_get(3)?,
-                description: r.try_get(4)?,
-                fiscal_year: r.try_get(5)?,
-                doc_no: r.try_get(6)?,
-                voucher_no: r.try_get(7)?,
-                region_code: r.try_get(8)?,
-                project_code: r.try_get(9)?,
-                source_file: r.try_get(10)?,
-                source_line: r.try_get(11)?,
-                details: r.try_get(12)?,
-                batch_id: r.try_get(13)?,
-                recorded_at: r.try_get(14)?,
-                prev_hash: r.try_get(15)?,
-                hash: r.try_get(16)?,
-                postings: Vec::new(),
-            });
+            entries.push(journal_entry(r)?);
         }
         let postings = sqlx::query(
             "SELECT entry_no, seq, account, amount_fen FROM postings \
@@ -226,6 +207,38 @@ impl Store {
             balances: self.balances().await?,
         })
     }
+}
+
+/// An entry (without its postings) from a journal row of `JOURNAL_SELECT`'s
+/// columns, through either sqlx driver (the pool's `AnyRow`, a scan's
+/// `PgRow`).
+pub(crate) fn journal_entry<'r, R>(r: &'r R) -> Result<JournalEntry>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(JournalEntry {
+        entry_no: r.try_get(0)?,
+        tx_id: r.try_get(1)?,
+        tx_date: r.try_get(2)?,
+        kind: r.try_get(3)?,
+        description: r.try_get(4)?,
+        fiscal_year: r.try_get(5)?,
+        doc_no: r.try_get(6)?,
+        voucher_no: r.try_get(7)?,
+        region_code: r.try_get(8)?,
+        project_code: r.try_get(9)?,
+        source_file: r.try_get(10)?,
+        source_line: r.try_get(11)?,
+        details: r.try_get(12)?,
+        batch_id: r.try_get(13)?,
+        recorded_at: r.try_get(14)?,
+        prev_hash: r.try_get(15)?,
+        hash: r.try_get(16)?,
+        postings: Vec::new(),
+    })
 }
 
 /// A stand-in entry for postings whose journal row is gone; its empty hash

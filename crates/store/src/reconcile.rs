@@ -747,7 +747,16 @@ mod tests {
     /// the reader may already have reached, is not the error.
     #[test]
     fn the_engines_refusal_comes_before_a_corrupt_row_after_it() {
-        let mut rows = payments(4 * VOUCHER_BATCH);
+        check(
+            &refusal_then_corrupt_row(payments(4 * VOUCHER_BATCH)),
+            &[],
+            Err("names no original voucher"),
+        );
+    }
+
+    /// `rows` then a refund naming no original (which the engine refuses)
+    /// on 2020-06-30, then a row with a corrupt region on 2020-12-30.
+    fn refusal_then_corrupt_row(mut rows: Vec<Row>) -> Vec<Row> {
         rows.push((
             "W0000001".into(),
             "2020-06-30".into(),
@@ -764,7 +773,7 @@ mod tests {
             5,
             None,
         ));
-        check(&rows, &[], Err("names no original voucher"));
+        rows
     }
 
     /// Regression: with the refused voucher and the corrupt row after it in
@@ -772,24 +781,11 @@ mod tests {
     /// corrupt row was the error, not the engine's refusal read before it.
     #[test]
     fn the_engines_refusal_comes_before_a_corrupt_row_in_the_same_batch() {
-        let mut rows = payments(10);
-        rows.push((
-            "W0000001".into(),
-            "2020-06-30".into(),
-            "440103",
-            None,
-            -5,
-            None,
-        ));
-        rows.push((
-            "W0000002".into(),
-            "2020-12-30".into(),
-            "4401X3",
-            None,
-            5,
-            None,
-        ));
-        check(&rows, &[], Err("names no original voucher"));
+        check(
+            &refusal_then_corrupt_row(payments(10)),
+            &[],
+            Err("names no original voucher"),
+        );
     }
 
     /// The same two rows the other way round: the corrupt row comes first.
