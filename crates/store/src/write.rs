@@ -1,5 +1,6 @@
 //! One write transaction per command: the writer lock, the batch record, the
-//! hash chain and buffered multi-row inserts.
+//! hash chain and buffered multi-row inserts, written in the background while
+//! the command builds the next rows (ADR 0005, decision 13).
 
 use crate::seal::JournalHead;
 use crate::{Backend, Result, Store, StoreError};
@@ -10,6 +11,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Executor, Row};
 use std::collections::BTreeMap;
+use tokio::task::JoinHandle;
 
 /// PostgreSQL advisory lock key for "one ledger writer at a time".
 const PG_WRITER_LOCK: i64 = 0x66_756e_646c; // "fundl"
@@ -49,7 +51,13 @@ const FLUSH_ORDER: &[&str] = &[
 ];
 
 pub struct WriteTx {
-    conn: PoolConnection<Any>,
+    /// `None` while a background write has it (`in_flight`).
+    conn: Option<PoolConnection<Any>>,
+    /// The buffered rows being written on a task of its own: the command
+    /// builds the next rows meanwhile (on SQLite the two halves of an
+    /// import took turns on one core each). Every read and the commit wait
+    /// for it first ([`WriteTx::settled`]), so they see every row appended.
+    in_flight: Option<JoinHandle<(Lent, Result<()>)>>,
     backend: Backend,
     batch_id: i64,
     recorded_at: String,
@@ -98,7 +106,8 @@ impl WriteTx {
             }
         }
         let mut tx = WriteTx {
-            conn,
+            conn: Some(conn),
+            in_flight: None,
             backend: store.backend(),
             batch_id: 0,
             recorded_at: recorded_at.to_string(),
@@ -111,7 +120,7 @@ impl WriteTx {
             finished: false,
         };
         let head = sqlx::query("SELECT entry_no, hash FROM journal ORDER BY entry_no DESC LIMIT 1")
-            .fetch_optional(&mut *tx.conn)
+            .fetch_optional(tx.settled().await?)
             .await?;
         if let Some(row) = head {
             tx.next_entry_no = row.try_get::<i64, _>(0)? + 1;
@@ -124,9 +133,9 @@ impl WriteTx {
     /// Starts a new batch (one per imported file) inside this transaction;
     /// entries appended from now on belong to it.
     pub async fn new_batch(&mut self, command: &str, file: Option<(&str, &str)>) -> Result<i64> {
-        self.flush().await?;
+        let conn = self.conn().await?;
         let batch: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(batch_id), 0) + 1 FROM batches")
-            .fetch_one(&mut *self.conn)
+            .fetch_one(&mut *conn)
             .await?;
         sqlx::query(
             "INSERT INTO batches (batch_id, command, file_name, file_sha256, recorded_at) \
@@ -137,7 +146,7 @@ impl WriteTx {
         .bind(file.map(|f| f.0.to_string()))
         .bind(file.map(|f| f.1.to_string()))
         .bind(self.recorded_at.clone())
-        .execute(&mut *self.conn)
+        .execute(self.settled().await?)
         .await?;
         if self.batch_id != 0 {
             let head = self.journal_head();
@@ -167,7 +176,30 @@ impl WriteTx {
     /// this transaction's own writes.
     pub async fn conn(&mut self) -> Result<&mut AnyConnection> {
         self.flush().await?;
-        Ok(&mut self.conn)
+        self.settled().await
+    }
+
+    /// The connection once the background write (if any) has finished;
+    /// that write's error, if it failed. Rows still buffered stay buffered.
+    async fn settled(&mut self) -> Result<&mut AnyConnection> {
+        if let Some(write) = self.in_flight.take() {
+            let (mut lent, written) = match write.await {
+                Ok(done) => done,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => {
+                    return Err(StoreError::Refused(format!(
+                        "a background write was cancelled: {e}"
+                    )))
+                }
+            };
+            self.conn = lent.0.take();
+            written?;
+        }
+        let conn = self
+            .conn
+            .as_mut()
+            .expect("the connection is home once no write is in flight");
+        Ok(&mut **conn)
     }
 
     /// The balance of `account` including this command's own postings: the
@@ -177,7 +209,7 @@ impl WriteTx {
         let stored: Option<i64> =
             sqlx::query_scalar("SELECT balance_fen FROM balances WHERE account = $1")
                 .bind(account.as_str().to_string())
-                .fetch_optional(&mut *self.conn)
+                .fetch_optional(self.settled().await?)
                 .await?;
         let pending = self
             .balance_deltas
@@ -259,8 +291,11 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Writes every buffered row, parents before children.
+    /// Starts writing every buffered row, parents before children, on a
+    /// task of its own; returns once the previous such write has finished.
+    /// Reads go through [`WriteTx::conn`], which waits for this one too.
     pub async fn flush(&mut self) -> Result<()> {
+        let mut tables = Vec::new();
         for table in FLUSH_ORDER {
             let Some(buffer) = self.buffers.get_mut(table) else {
                 continue;
@@ -269,16 +304,30 @@ impl WriteTx {
                 continue;
             }
             let rows = std::mem::take(&mut buffer.rows);
-            let (table, columns) = (buffer.table, buffer.columns);
-            insert_rows(&mut self.conn, self.backend, table, columns, rows).await?;
+            tables.push((buffer.table, buffer.columns, rows));
         }
+        if tables.is_empty() {
+            return Ok(());
+        }
+        self.settled().await?;
+        let mut lent = Lent(self.conn.take());
+        let backend = self.backend;
+        self.in_flight = Some(tokio::spawn(async move {
+            let conn = lent.0.as_mut().expect("a lent connection");
+            for (table, columns, rows) in tables {
+                if let Err(e) = insert_rows(conn, backend, table, columns, rows).await {
+                    return (lent, Err(e));
+                }
+            }
+            (lent, Ok(()))
+        }));
         Ok(())
     }
 
     /// Writes balances, seals this command's batches and commits. Nothing
     /// is visible to others before this.
     pub async fn commit(mut self) -> Result<()> {
-        self.flush().await?;
+        self.conn().await?;
         let deltas = std::mem::take(&mut self.balance_deltas);
         for (account, delta) in deltas {
             sqlx::query(
@@ -287,20 +336,27 @@ impl WriteTx {
             )
             .bind(account)
             .bind(delta.as_i64())
-            .execute(&mut *self.conn)
+            .execute(self.settled().await?)
             .await?;
         }
         let last = (self.batch_id, self.journal_head());
         self.batches.push(last);
-        crate::seal::seal_batches(&mut self.conn, &self.batches).await?;
-        self.conn.execute("COMMIT").await?;
+        let batches = std::mem::take(&mut self.batches);
+        crate::seal::seal_batches(self.settled().await?, &batches).await?;
+        self.settled().await?.execute("COMMIT").await?;
         self.finished = true;
         Ok(())
     }
 
     /// Abandons everything this command wrote.
     pub async fn rollback(mut self) -> Result<()> {
-        self.conn.execute("ROLLBACK").await?;
+        // A background write that failed is rolled back with the rest.
+        if let Err(e) = self.settled().await {
+            if self.conn.is_none() {
+                return Err(e);
+            }
+        }
+        self.settled().await?.execute("ROLLBACK").await?;
         self.finished = true;
         Ok(())
     }
@@ -311,8 +367,25 @@ impl Drop for WriteTx {
         if !self.finished {
             // Dropped mid-transaction (an error or a panic): close the
             // connection rather than return it to the pool, which makes the
-            // server roll the transaction back.
-            self.conn.close_on_drop();
+            // server roll the transaction back. A connection out on a
+            // background write is closed by its `Lent` when that ends.
+            if let Some(conn) = self.conn.as_mut() {
+                conn.close_on_drop();
+            }
+        }
+    }
+}
+
+/// The connection lent to a background write. Taken back by
+/// [`WriteTx::settled`]; if nobody takes it back (the WriteTx was dropped:
+/// an error or a panic), it is closed, never returned to the pool in the
+/// middle of its transaction.
+struct Lent(Option<PoolConnection<Any>>);
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.as_mut() {
+            conn.close_on_drop();
         }
     }
 }
@@ -355,12 +428,10 @@ async fn insert_rows(
     columns: &[&str],
     rows: Vec<Vec<Val>>,
 ) -> Result<()> {
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<Vec<Val>> = rows.by_ref().take(FLUSH_ROWS).collect();
+    for chunk in rows.chunks(FLUSH_ROWS) {
         let sql = insert_sql(backend, table, columns, chunk.len());
         let mut query = sqlx::query(&sql);
-        for v in chunk.into_iter().flatten() {
+        for v in chunk.iter().flatten() {
             query = bind(query, v);
         }
         query.execute(&mut *conn).await?;
@@ -404,14 +475,16 @@ fn insert_sql(backend: Backend, table: &str, columns: &[&str], rows: usize) -> S
     sql
 }
 
+/// Binds `v` borrowed: text is copied once, by the driver, not first into
+/// the query's arguments as well.
 pub(crate) fn bind<'q>(
     query: Query<'q, Any, AnyArguments<'q>>,
-    v: Val,
+    v: &'q Val,
 ) -> Query<'q, Any, AnyArguments<'q>> {
     match v {
-        Val::Int(i) => query.bind(i),
-        Val::Text(t) => query.bind(t),
-        Val::OptInt(i) => query.bind(i),
-        Val::OptText(t) => query.bind(t),
+        Val::Int(i) => query.bind(*i),
+        Val::Text(t) => query.bind(t.as_str()),
+        Val::OptInt(i) => query.bind(*i),
+        Val::OptText(t) => query.bind(t.as_deref()),
     }
 }
