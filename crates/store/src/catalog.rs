@@ -1,7 +1,8 @@
 //! Reference data kept in the database: the project catalog and extensions
 //! of the division table. Loaded by the CLI to build the import context.
 
-use crate::write::WriteTx;
+use crate::sql::Sql;
+use crate::write::{Val, WriteTx};
 use crate::{Result, Store, StoreError};
 use fundledger_core::catalog::{Project, ProjectCatalog};
 use fundledger_core::divisions::{Division, DivisionTable, Level};
@@ -125,15 +126,16 @@ fn division_from_row(r: &sqlx::any::AnyRow) -> Result<Division> {
 /// Adds or replaces catalog entries inside the caller's write transaction.
 pub async fn upsert_projects(w: &mut WriteTx, projects: &[Project]) -> Result<()> {
     for p in projects {
-        sqlx::query(
+        w.execute(
             "INSERT INTO projects (code, name, aliases, func_code) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (code) DO UPDATE SET name = excluded.name, aliases = excluded.aliases, func_code = excluded.func_code",
+            vec![
+                Val::Text(p.code.to_string()),
+                Val::Text(p.name.clone()),
+                Val::Text(p.aliases.join(";")),
+                Val::OptText(p.func_code.clone()),
+            ],
         )
-        .bind(p.code.to_string())
-        .bind(p.name.clone())
-        .bind(p.aliases.join(";"))
-        .bind(p.func_code.clone())
-        .execute(w.conn().await?)
         .await?;
     }
     Ok(())
@@ -145,15 +147,16 @@ pub async fn upsert_projects(w: &mut WriteTx, projects: &[Project]) -> Result<()
 /// demands the UPDATE privilege for any `ON CONFLICT DO UPDATE`.
 pub async fn register_new_projects(w: &mut WriteTx, projects: &[Project]) -> Result<()> {
     for p in projects {
-        sqlx::query(
+        w.execute(
             "INSERT INTO projects (code, name, aliases, func_code) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (code) DO NOTHING",
+            vec![
+                Val::Text(p.code.to_string()),
+                Val::Text(p.name.clone()),
+                Val::Text(p.aliases.join(";")),
+                Val::OptText(p.func_code.clone()),
+            ],
         )
-        .bind(p.code.to_string())
-        .bind(p.name.clone())
-        .bind(p.aliases.join(";"))
-        .bind(p.func_code.clone())
-        .execute(w.conn().await?)
         .await?;
     }
     Ok(())
@@ -166,18 +169,17 @@ pub async fn add_regions(w: &mut WriteTx, rows: &[Division]) -> Result<u64> {
     for d in rows {
         let sql = "INSERT INTO region_extensions (code, name, level, parent_code, valid_from, valid_to, successor_codes, batch_id) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
-        let done = sqlx::query(sql)
-            .bind(d.code.to_string())
-            .bind(d.name.clone())
-            .bind(level_text(d.level).to_string())
-            .bind(d.parent.map(|p| p.to_string()))
-            .bind(i64::from(d.valid_from))
-            .bind(d.valid_to.map(i64::from))
-            .bind(codes_text(&d.successors))
-            .bind(batch)
-            .execute(w.conn().await?)
-            .await?;
-        added += done.rows_affected();
+        let args = vec![
+            Val::Text(d.code.to_string()),
+            Val::Text(d.name.clone()),
+            Val::Text(level_text(d.level).to_string()),
+            Val::OptText(d.parent.map(|p| p.to_string())),
+            Val::Int(i64::from(d.valid_from)),
+            Val::OptInt(d.valid_to.map(i64::from)),
+            Val::Text(codes_text(&d.successors)),
+            Val::Int(batch),
+        ];
+        added += w.execute(sql, args).await?;
     }
     Ok(added)
 }

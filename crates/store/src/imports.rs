@@ -7,6 +7,8 @@
 use crate::ledger::{
     append_with_details, closed_through, pool_state, INDICATOR_LINES, REDUCTIONS, VOUCHERS,
 };
+use crate::read::Cells;
+use crate::sql::Sql;
 use crate::write::{placeholders, Val, WriteTx};
 use crate::{Result, StoreError};
 use chrono::NaiveDate;
@@ -16,7 +18,6 @@ use fundledger_core::adjustments::{
 use fundledger_core::capped::KEPT_PROBLEMS;
 use fundledger_core::domain::{IndicatorLine, IndicatorRow, Reduction, Voucher};
 use fundledger_core::{Account, Fen, LineKey, Transaction, TxKind, TxMeta};
-use sqlx::Row;
 use std::collections::{BTreeSet, HashMap};
 
 /// A row the ledger refuses. Display: `FILE:LINE: column: message`.
@@ -81,19 +82,16 @@ async fn existing_by_tx_id(w: &mut WriteTx, ids: &[String]) -> Result<HashMap<St
             "SELECT tx_id, details, source_file, source_line, batch_id FROM journal WHERE tx_id IN ({})",
             placeholders(w.backend(), chunk.len())
         );
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(id.clone());
-        }
-        for r in q.fetch_all(w.conn().await?).await? {
-            let file: Option<String> = r.try_get(2)?;
-            let line: Option<i64> = r.try_get(3)?;
+        let args = chunk.iter().map(|id| Val::Text(id.clone())).collect();
+        for r in w.rows(&sql, args).await? {
+            let file = r.opt_text(2)?;
+            let line = r.opt_int(3)?;
             found.insert(
-                r.try_get::<String, _>(0)?,
+                r.text(0)?,
                 Existing {
-                    details: r.try_get(1)?,
+                    details: r.opt_text(1)?,
                     source: format!("{}:{}", file.unwrap_or_default(), line.unwrap_or(0)),
-                    batch_id: r.try_get(4)?,
+                    batch_id: r.int(4)?,
                 },
             );
         }
@@ -103,10 +101,11 @@ async fn existing_by_tx_id(w: &mut WriteTx, ids: &[String]) -> Result<HashMap<St
 
 /// Years whose rollover has run: nothing may be added to them any more.
 async fn rolled_years(w: &mut WriteTx) -> Result<BTreeSet<i32>> {
-    let years: Vec<i64> = sqlx::query_scalar("SELECT fiscal_year FROM rollovers")
-        .fetch_all(w.conn().await?)
-        .await?;
-    Ok(years.into_iter().map(|y| y as i32).collect())
+    w.rows("SELECT fiscal_year FROM rollovers", Vec::new())
+        .await?
+        .iter()
+        .map(|r| Ok(r.int(0)? as i32))
+        .collect()
 }
 
 fn date_text(d: NaiveDate) -> String {
@@ -172,26 +171,28 @@ fn indicator_tx_id(key: &LineKey) -> String {
 /// adjusts_doc_no), if any: one adjusting document may reduce the same region
 /// and project in several earlier documents.
 async fn existing_reduction(w: &mut WriteTx, r: &Reduction) -> Result<Option<Existing>> {
-    let row = sqlx::query(
-        "SELECT j.details, j.source_file, j.source_line, j.batch_id \
-         FROM reductions r JOIN journal j ON j.entry_no = r.entry_no \
-         WHERE r.doc_no = $1 AND r.region_code = $2 AND r.project_code = $3 AND r.target_doc_no = $4",
-    )
-    .bind(r.key.doc_no.to_string())
-    .bind(r.key.region.to_string())
-    .bind(r.key.project.to_string())
-    .bind(r.target.doc_no.to_string())
-    .fetch_optional(w.conn().await?)
-    .await?;
+    let row = w
+        .row(
+            "SELECT j.details, j.source_file, j.source_line, j.batch_id \
+             FROM reductions r JOIN journal j ON j.entry_no = r.entry_no \
+             WHERE r.doc_no = $1 AND r.region_code = $2 AND r.project_code = $3 AND r.target_doc_no = $4",
+            vec![
+                Val::Text(r.key.doc_no.to_string()),
+                Val::Text(r.key.region.to_string()),
+                Val::Text(r.key.project.to_string()),
+                Val::Text(r.target.doc_no.to_string()),
+            ],
+        )
+        .await?;
     let Some(row) = row else {
         return Ok(None);
     };
-    let file: Option<String> = row.try_get(1)?;
-    let line: Option<i64> = row.try_get(2)?;
+    let file = row.opt_text(1)?;
+    let line = row.opt_int(2)?;
     Ok(Some(Existing {
-        details: row.try_get(0)?,
+        details: row.opt_text(0)?,
         source: format!("{}:{}", file.unwrap_or_default(), line.unwrap_or(0)),
-        batch_id: row.try_get(3)?,
+        batch_id: row.int(3)?,
     }))
 }
 
@@ -230,7 +231,7 @@ impl IndicatorImport {
         }
         Ok(IndicatorImport {
             deadline_days,
-            closed: closed_through(w.conn().await?).await?,
+            closed: closed_through(w).await?,
             rolled: rolled_years(w).await?,
             batch_ids: BTreeSet::new(),
             reductions: Vec::new(),
@@ -541,7 +542,7 @@ fn voucher_row(v: &Voucher) -> Vec<Val> {
 impl VoucherImport {
     pub async fn start(w: &mut WriteTx) -> Result<VoucherImport> {
         Ok(VoucherImport {
-            closed: closed_through(w.conn().await?).await?,
+            closed: closed_through(w).await?,
             rolled: rolled_years(w).await?,
             batch_ids: BTreeSet::new(),
             refunds: Vec::new(),
@@ -719,28 +720,31 @@ impl VoucherImport {
 /// The stored line a reduction targets, with the sum of its stored
 /// reductions; `None` when the line is not in the ledger.
 async fn reduction_target(w: &mut WriteTx, target: &LineKey) -> Result<Option<ReductionTarget>> {
-    let found = sqlx::query(
-        "SELECT origin_year, amount_fen FROM indicator_lines WHERE doc_no = $1 AND region_code = $2 AND project_code = $3",
-    )
-    .bind(target.doc_no.to_string())
-    .bind(target.region.to_string())
-    .bind(target.project.to_string())
-    .fetch_optional(w.conn().await?)
-    .await?;
+    let key = || {
+        vec![
+            Val::Text(target.doc_no.to_string()),
+            Val::Text(target.region.to_string()),
+            Val::Text(target.project.to_string()),
+        ]
+    };
+    let found = w
+        .row(
+            "SELECT origin_year, amount_fen FROM indicator_lines WHERE doc_no = $1 AND region_code = $2 AND project_code = $3",
+            key(),
+        )
+        .await?;
     let Some(found) = found else {
         return Ok(None);
     };
-    let origin_year: i64 = found.try_get(0)?;
-    let allocated_fen: i64 = found.try_get(1)?;
-    let reduced_fen: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM reductions \
-         WHERE target_doc_no = $1 AND region_code = $2 AND project_code = $3",
-    )
-    .bind(target.doc_no.to_string())
-    .bind(target.region.to_string())
-    .bind(target.project.to_string())
-    .fetch_one(w.conn().await?)
-    .await?;
+    let origin_year = found.int(0)?;
+    let allocated_fen = found.int(1)?;
+    let reduced_fen = w
+        .int(
+            "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM reductions \
+             WHERE target_doc_no = $1 AND region_code = $2 AND project_code = $3",
+            key(),
+        )
+        .await?;
     Ok(Some(ReductionTarget {
         origin_year: origin_year as i32,
         allocated: Fen::new(allocated_fen),
@@ -751,23 +755,23 @@ async fn reduction_target(w: &mut WriteTx, target: &LineKey) -> Result<Option<Re
 /// The stored payment a refund names, with the sum of its stored refunds;
 /// `None` when it is not in the ledger.
 async fn original_voucher(w: &mut WriteTx, voucher_no: &str) -> Result<Option<OriginalVoucher>> {
-    let found = sqlx::query(
-        "SELECT fiscal_year, region_code, project_code, amount_fen FROM vouchers WHERE voucher_no = $1",
-    )
-    .bind(voucher_no.to_string())
-    .fetch_optional(w.conn().await?)
-    .await?;
+    let number = || vec![Val::Text(voucher_no.to_string())];
+    let found = w
+        .row(
+            "SELECT fiscal_year, region_code, project_code, amount_fen FROM vouchers WHERE voucher_no = $1",
+            number(),
+        )
+        .await?;
     let Some(o) = found else {
         return Ok(None);
     };
-    let (fiscal_year, region, project, amount_fen): (i64, String, String, i64) =
-        (o.try_get(0)?, o.try_get(1)?, o.try_get(2)?, o.try_get(3)?);
-    let refunded_fen: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM vouchers WHERE original_voucher_no = $1",
-    )
-    .bind(voucher_no.to_string())
-    .fetch_one(w.conn().await?)
-    .await?;
+    let (fiscal_year, region, project, amount_fen) = (o.int(0)?, o.text(1)?, o.text(2)?, o.int(3)?);
+    let refunded_fen = w
+        .int(
+            "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM vouchers WHERE original_voucher_no = $1",
+            number(),
+        )
+        .await?;
     Ok(Some(OriginalVoucher {
         fiscal_year,
         region,

@@ -2,12 +2,12 @@
 //! catalogue that ties each domain row to its journal entry.
 
 use crate::read::Cells;
+use crate::sql::Sql;
 use crate::write::{Val, WriteTx};
 use crate::{Result, Store, StoreError};
 use chrono::NaiveDate;
 use fundledger_core::text::first_byte_in;
 use fundledger_core::{Account, Fen, Transaction, TxKind, TxMeta};
-use sqlx::AnyConnection;
 
 /// Column type of a domain table, for reading rows back generically.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -286,12 +286,12 @@ impl PoolState {
 
 /// The pool of fiscal year `year` as this write transaction sees it.
 pub(crate) async fn pool_state(w: &mut WriteTx, year: i32) -> Result<Option<PoolState>> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM journal WHERE kind = 'budget' AND fiscal_year = $1",
-    )
-    .bind(i64::from(year))
-    .fetch_one(w.conn().await?)
-    .await?;
+    let n = w
+        .int(
+            "SELECT COUNT(*) FROM journal WHERE kind = 'budget' AND fiscal_year = $1",
+            vec![Val::Int(i64::from(year))],
+        )
+        .await?;
     if n == 0 {
         return Ok(None);
     }
@@ -316,10 +316,14 @@ pub enum BudgetOutcome {
 }
 
 /// The latest date closed by `close`, if any.
-pub(crate) async fn closed_through(conn: &mut AnyConnection) -> Result<Option<NaiveDate>> {
-    let d: Option<String> = sqlx::query_scalar("SELECT MAX(through_date) FROM closings")
-        .fetch_one(conn)
-        .await?;
+pub(crate) async fn closed_through(conn: &mut impl Sql) -> Result<Option<NaiveDate>> {
+    let d = match conn
+        .row("SELECT MAX(through_date) FROM closings", Vec::new())
+        .await?
+    {
+        Some(row) => row.opt_text(0)?,
+        None => None,
+    };
     d.map(|s| parse_date(&s)).transpose()
 }
 
@@ -360,12 +364,12 @@ impl Store {
             w.rollback().await?;
             return Ok(BudgetOutcome::Unchanged { budget: amount });
         }
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM journal WHERE kind = 'budget' AND fiscal_year = $1",
-        )
-        .bind(i64::from(year))
-        .fetch_one(w.conn().await?)
-        .await?;
+        let n = w
+            .int(
+                "SELECT COUNT(*) FROM journal WHERE kind = 'budget' AND fiscal_year = $1",
+                vec![Val::Int(i64::from(year))],
+            )
+            .await?;
         let date = NaiveDate::from_ymd_opt(year, 1, 1)
             .ok_or_else(|| StoreError::Refused(format!("fiscal year {year} is out of range")))?;
         let meta = TxMeta {
@@ -407,24 +411,27 @@ impl Store {
         recorded_at: &str,
     ) -> Result<Option<NaiveDate>> {
         let mut w = WriteTx::begin(self, "close", None, recorded_at).await?;
-        let before = closed_through(w.conn().await?).await?;
+        let before = closed_through(&mut w).await?;
         if before.is_some_and(|b| b >= through) {
             w.rollback().await?;
             return Ok(before);
         }
         let batch = w.batch_id();
-        sqlx::query("INSERT INTO closings (through_date, batch_id) VALUES ($1, $2)")
-            .bind(through.format("%Y-%m-%d").to_string())
-            .bind(batch)
-            .execute(w.conn().await?)
-            .await?;
+        w.execute(
+            "INSERT INTO closings (through_date, batch_id) VALUES ($1, $2)",
+            vec![
+                Val::Text(through.format("%Y-%m-%d").to_string()),
+                Val::Int(batch),
+            ],
+        )
+        .await?;
         w.commit().await?;
         Ok(Some(through))
     }
 
     pub async fn closed_through(&self) -> Result<Option<NaiveDate>> {
         let mut conn = self.pool().acquire().await?;
-        closed_through(&mut conn).await
+        closed_through(&mut *conn).await
     }
 }
 

@@ -17,6 +17,7 @@
 pub mod catalog;
 mod imports;
 mod ledger;
+mod lite;
 mod location;
 mod pages;
 mod pg_scan;
@@ -26,6 +27,7 @@ pub mod roles;
 mod rollover;
 mod scan;
 pub mod seal;
+mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod verify;

@@ -2,6 +2,8 @@
 //! outstanding lines into the next year and recovers old money to the pool.
 
 use crate::ledger::{append_with_row, closed_through, pool_state, PoolState, CARRIES, RECOVERIES};
+use crate::read::Cells;
+use crate::sql::Sql;
 use crate::write::{Val, WriteTx};
 use crate::{Result, Store, StoreError};
 use chrono::NaiveDate;
@@ -126,15 +128,23 @@ impl Store {
 
 /// Whether `year` has been rolled over, and the first later year that has.
 async fn rolled_state(w: &mut WriteTx, year: FiscalYear) -> Result<(bool, Option<i64>)> {
-    let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rollovers WHERE fiscal_year = $1")
-        .bind(i64::from(year))
-        .fetch_one(w.conn().await?)
+    let year_arg = || vec![Val::Int(i64::from(year))];
+    let done = w
+        .int(
+            "SELECT COUNT(*) FROM rollovers WHERE fiscal_year = $1",
+            year_arg(),
+        )
         .await?;
-    let later: Option<i64> =
-        sqlx::query_scalar("SELECT MIN(fiscal_year) FROM rollovers WHERE fiscal_year > $1")
-            .bind(i64::from(year))
-            .fetch_one(w.conn().await?)
-            .await?;
+    let later = match w
+        .row(
+            "SELECT MIN(fiscal_year) FROM rollovers WHERE fiscal_year > $1",
+            year_arg(),
+        )
+        .await?
+    {
+        Some(row) => row.opt_int(0)?,
+        None => None,
+    };
     Ok((done > 0, later))
 }
 
@@ -147,16 +157,16 @@ async fn apply_plan(
     recover_after: i32,
     plan: &RolloverPlan,
 ) -> Result<()> {
-    if closed_through(w.conn().await?)
-        .await?
-        .is_none_or(|c| c < year_end)
-    {
+    if closed_through(w).await?.is_none_or(|c| c < year_end) {
         let batch = w.batch_id();
-        sqlx::query("INSERT INTO closings (through_date, batch_id) VALUES ($1, $2)")
-            .bind(year_end.format("%Y-%m-%d").to_string())
-            .bind(batch)
-            .execute(w.conn().await?)
-            .await?;
+        w.execute(
+            "INSERT INTO closings (through_date, batch_id) VALUES ($1, $2)",
+            vec![
+                Val::Text(year_end.format("%Y-%m-%d").to_string()),
+                Val::Int(batch),
+            ],
+        )
+        .await?;
     }
     for c in &plan.carries {
         append_carry(w, year, c).await?;
@@ -165,12 +175,15 @@ async fn apply_plan(
         append_recovery(w, year, r).await?;
     }
     let batch = w.batch_id();
-    sqlx::query("INSERT INTO rollovers (fiscal_year, recover_after, batch_id) VALUES ($1, $2, $3)")
-        .bind(i64::from(year))
-        .bind(i64::from(recover_after))
-        .bind(batch)
-        .execute(w.conn().await?)
-        .await?;
+    w.execute(
+        "INSERT INTO rollovers (fiscal_year, recover_after, batch_id) VALUES ($1, $2, $3)",
+        vec![
+            Val::Int(i64::from(year)),
+            Val::Int(i64::from(recover_after)),
+            Val::Int(batch),
+        ],
+    )
+    .await?;
     Ok(())
 }
 

@@ -10,10 +10,11 @@
 //! any of these rows is named with its batch.
 
 use crate::ledger::{ColType, DomainTable};
+use crate::read::Cells;
+use crate::sql::Sql;
 use crate::write::Val;
 use crate::Result;
 use fundledger_core::tx::{chain_hash, GENESIS_HASH};
-use sqlx::AnyConnection;
 
 /// The batch record itself.
 pub(crate) const BATCHES: DomainTable = DomainTable {
@@ -117,7 +118,17 @@ pub fn split_content(content: &str) -> (&str, Vec<&str>) {
 /// so the database's row order does not matter). `None` if the batch row is
 /// gone.
 pub async fn batch_content(
-    conn: &mut AnyConnection,
+    conn: &mut sqlx::AnyConnection,
+    batch_id: i64,
+    head: &JournalHead,
+    format: SealFormat,
+) -> Result<Option<String>> {
+    batch_content_of(conn, batch_id, head, format).await
+}
+
+/// [`batch_content`] on either connection of a write (sql.rs).
+pub(crate) async fn batch_content_of(
+    conn: &mut impl Sql,
     batch_id: i64,
     head: &JournalHead,
     format: SealFormat,
@@ -126,11 +137,7 @@ pub async fn batch_content(
         "SELECT {} FROM batches WHERE batch_id = $1",
         BATCHES.column_names().join(", ")
     );
-    let Some(row) = sqlx::query(&sql)
-        .bind(batch_id)
-        .fetch_optional(&mut *conn)
-        .await?
-    else {
+    let Some(row) = conn.row(&sql, vec![Val::Int(batch_id)]).await? else {
         return Ok(None);
     };
     let mut lines = Vec::new();
@@ -148,7 +155,7 @@ pub async fn batch_content(
 
 /// `table`'s rows (of one batch, or all), one sorted line each.
 async fn table_lines(
-    conn: &mut AnyConnection,
+    conn: &mut impl Sql,
     table: &DomainTable,
     batch_id: Option<i64>,
 ) -> Result<Vec<String>> {
@@ -160,11 +167,8 @@ async fn table_lines(
     if batch_id.is_some() {
         sql.push_str(" WHERE batch_id = $1");
     }
-    let mut query = sqlx::query(&sql);
-    if let Some(id) = batch_id {
-        query = query.bind(id);
-    }
-    let rows = query.fetch_all(&mut *conn).await?;
+    let args = batch_id.map(Val::Int).into_iter().collect();
+    let rows = conn.rows(&sql, args).await?;
     let mut lines = rows
         .iter()
         .map(|r| Ok(line(table, &table.read_row(r)?)))
@@ -174,7 +178,7 @@ async fn table_lines(
 }
 
 /// The whole project catalog as it stands now, one line per project.
-pub(crate) async fn catalog_lines(conn: &mut AnyConnection) -> Result<Vec<String>> {
+pub(crate) async fn catalog_lines(conn: &mut impl Sql) -> Result<Vec<String>> {
     table_lines(conn, &PROJECTS, None).await
 }
 
@@ -194,13 +198,19 @@ pub fn seal_hash(prev_hash: &str, content: &str) -> String {
 /// and with every catalog row when the catalog differs from the one the
 /// previous seal recorded, so verify can name a changed project.
 pub(crate) async fn seal_batches(
-    conn: &mut AnyConnection,
+    conn: &mut impl Sql,
     batches: &[(i64, JournalHead)],
 ) -> Result<()> {
-    let last: Option<(String, String)> =
-        sqlx::query_as("SELECT hash, content FROM seals ORDER BY batch_id DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await?;
+    let last = match conn
+        .row(
+            "SELECT hash, content FROM seals ORDER BY batch_id DESC LIMIT 1",
+            Vec::new(),
+        )
+        .await?
+    {
+        Some(row) => Some((row.text(0)?, row.text(1)?)),
+        None => None,
+    };
     let (mut prev, mut prev_summary) = match &last {
         Some((hash, content)) => (hash.clone(), catalog_summary_of(content)),
         None => (GENESIS_HASH.to_string(), None),
@@ -209,7 +219,7 @@ pub(crate) async fn seal_batches(
     let summary = catalog_summary(&catalog);
     for (batch_id, head) in batches {
         let batch_id = *batch_id;
-        let mut content = batch_content(conn, batch_id, head, SealFormat::V2)
+        let mut content = batch_content_of(conn, batch_id, head, SealFormat::V2)
             .await?
             .expect("a batch this command created is in its own transaction");
         content.push('\n');
@@ -221,14 +231,15 @@ pub(crate) async fn seal_batches(
             }
         }
         let hash = seal_hash(&prev, &content);
-        sqlx::query(
+        conn.execute(
             "INSERT INTO seals (batch_id, content, prev_hash, hash) VALUES ($1, $2, $3, $4)",
+            vec![
+                Val::Int(batch_id),
+                Val::Text(content),
+                Val::Text(prev),
+                Val::Text(hash.clone()),
+            ],
         )
-        .bind(batch_id)
-        .bind(content)
-        .bind(prev)
-        .bind(hash.clone())
-        .execute(&mut *conn)
         .await?;
         prev = hash;
         prev_summary = Some(summary.clone());

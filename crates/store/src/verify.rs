@@ -548,7 +548,7 @@ impl Store {
             }
             prev = hash.clone();
         }
-        let now = catalog_lines(&mut conn).await?;
+        let now = catalog_lines(&mut *conn).await?;
         catalog.check_current(&now, c);
         Ok((batch_ids.len() as i64, prev))
     }

@@ -2,14 +2,17 @@
 //! hash chain and buffered multi-row inserts, written in the background while
 //! the command builds the next rows (ADR 0005, decision 13).
 
+use crate::lite::{LiteWriter, Tables};
+use crate::read::Cells;
 use crate::seal::JournalHead;
+use crate::sql::{Sql, SqlRow};
 use crate::{Backend, Result, Store, StoreError};
 use fundledger_core::tx::{canonical_bytes, chain_hash, ChainPosition, GENESIS_HASH};
 use fundledger_core::{Account, Fen, Transaction};
 use sqlx::any::AnyArguments;
 use sqlx::pool::PoolConnection;
 use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, Executor, Row};
+use sqlx::{Any, AnyConnection, Executor};
 use std::collections::BTreeMap;
 use tokio::task::JoinHandle;
 
@@ -21,7 +24,7 @@ const PG_WRITER_LOCK: i64 = 0x66_756e_646c; // "fundl"
 const SQLITE_WRITE_CACHE_KIB: u32 = 32_768;
 
 /// Most rows a buffer holds before it is written in one multi-row INSERT.
-const FLUSH_ROWS: usize = 500;
+pub(crate) const FLUSH_ROWS: usize = 500;
 
 /// A value bound into a buffered insert.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,13 +54,7 @@ const FLUSH_ORDER: &[&str] = &[
 ];
 
 pub struct WriteTx {
-    /// `None` while a background write has it (`in_flight`).
-    conn: Option<PoolConnection<Any>>,
-    /// The buffered rows being written on a task of its own: the command
-    /// builds the next rows meanwhile (on SQLite the two halves of an
-    /// import took turns on one core each). Every read and the commit wait
-    /// for it first ([`WriteTx::settled`]), so they see every row appended.
-    in_flight: Option<JoinHandle<(Lent, Result<()>)>>,
+    link: Link,
     backend: Backend,
     batch_id: i64,
     recorded_at: String,
@@ -72,6 +69,24 @@ pub struct WriteTx {
     finished: bool,
 }
 
+/// The connection a write transaction runs on.
+enum Link {
+    /// A SQLite ledger file: rusqlite on a writer thread of its own
+    /// (lite.rs, ADR 0005 decision 14). `None` once finished.
+    Lite(Option<LiteWriter>),
+    /// PostgreSQL, or a SQLite store on one pooled connection (the tamper
+    /// tests): sqlx's `Any` connection from the pool.
+    Pool {
+        /// `None` while a background write has it (`in_flight`).
+        conn: Option<PoolConnection<Any>>,
+        /// The buffered rows being written on a task of its own while the
+        /// command builds the next rows (decision 13). Every read and the
+        /// commit wait for it first ([`WriteTx::settled`]), so they see
+        /// every row appended.
+        in_flight: Option<JoinHandle<(Lent, Result<()>)>>,
+    },
+}
+
 impl WriteTx {
     /// Takes the writer lock, reads the chain head and records a batch.
     /// `recorded_at` comes from the caller (the CLI owns the clock).
@@ -82,32 +97,17 @@ impl WriteTx {
         recorded_at: &str,
     ) -> Result<WriteTx> {
         store.ensure_initialised().await?;
-        let mut conn = store.pool().acquire().await?;
-        match store.backend() {
-            // IMMEDIATE takes SQLite's write lock now, not at the first
-            // write, so a read-then-write command cannot lose a race.
-            Backend::Sqlite => {
-                // The default 2 MB page cache spills dirty pages to the WAL
-                // mid-transaction on a large import (a third of its time at
-                // 1M vouchers); 32 MB keeps the whole command's peak RSS
-                // well under 64 MB. Statement journals go to memory, not to
-                // a temporary file per multi-row INSERT.
-                conn.execute(format!("PRAGMA cache_size = -{SQLITE_WRITE_CACHE_KIB}").as_str())
-                    .await?;
-                conn.execute("PRAGMA temp_store = MEMORY").await?;
-                conn.execute("BEGIN IMMEDIATE").await?;
-            }
-            Backend::Postgres => {
-                conn.execute("BEGIN").await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(PG_WRITER_LOCK)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-        }
+        let link = match (store.backend(), store.sqlite_path()) {
+            (Backend::Sqlite, Some(path)) => Link::Lite(Some(
+                LiteWriter::begin(path, &sqlite_write_pragmas()).await?,
+            )),
+            (backend, _) => Link::Pool {
+                conn: Some(begin_pooled(store, backend).await?),
+                in_flight: None,
+            },
+        };
         let mut tx = WriteTx {
-            conn: Some(conn),
-            in_flight: None,
+            link,
             backend: store.backend(),
             batch_id: 0,
             recorded_at: recorded_at.to_string(),
@@ -119,12 +119,15 @@ impl WriteTx {
             appended: 0,
             finished: false,
         };
-        let head = sqlx::query("SELECT entry_no, hash FROM journal ORDER BY entry_no DESC LIMIT 1")
-            .fetch_optional(tx.settled().await?)
+        let head = tx
+            .row(
+                "SELECT entry_no, hash FROM journal ORDER BY entry_no DESC LIMIT 1",
+                Vec::new(),
+            )
             .await?;
         if let Some(row) = head {
-            tx.next_entry_no = row.try_get::<i64, _>(0)? + 1;
-            tx.head_hash = row.try_get::<String, _>(1)?;
+            tx.next_entry_no = row.int(0)? + 1;
+            tx.head_hash = row.text(1)?;
         }
         tx.new_batch(command, file).await?;
         Ok(tx)
@@ -133,20 +136,23 @@ impl WriteTx {
     /// Starts a new batch (one per imported file) inside this transaction;
     /// entries appended from now on belong to it.
     pub async fn new_batch(&mut self, command: &str, file: Option<(&str, &str)>) -> Result<i64> {
-        let conn = self.conn().await?;
-        let batch: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(batch_id), 0) + 1 FROM batches")
-            .fetch_one(&mut *conn)
+        let batch = self
+            .int(
+                "SELECT COALESCE(MAX(batch_id), 0) + 1 FROM batches",
+                Vec::new(),
+            )
             .await?;
-        sqlx::query(
+        self.execute(
             "INSERT INTO batches (batch_id, command, file_name, file_sha256, recorded_at) \
              VALUES ($1, $2, $3, $4, $5)",
+            vec![
+                Val::Int(batch),
+                Val::Text(command.to_string()),
+                Val::OptText(file.map(|f| f.0.to_string())),
+                Val::OptText(file.map(|f| f.1.to_string())),
+                Val::Text(self.recorded_at.clone()),
+            ],
         )
-        .bind(batch)
-        .bind(command.to_string())
-        .bind(file.map(|f| f.0.to_string()))
-        .bind(file.map(|f| f.1.to_string()))
-        .bind(self.recorded_at.clone())
-        .execute(self.settled().await?)
         .await?;
         if self.batch_id != 0 {
             let head = self.journal_head();
@@ -172,17 +178,14 @@ impl WriteTx {
         self.appended
     }
 
-    /// The connection, with every buffered row written first so reads see
-    /// this transaction's own writes.
-    pub async fn conn(&mut self) -> Result<&mut AnyConnection> {
-        self.flush().await?;
-        self.settled().await
-    }
-
-    /// The connection once the background write (if any) has finished;
-    /// that write's error, if it failed. Rows still buffered stay buffered.
+    /// The pooled connection once its background write (if any) has
+    /// finished; that write's error, if it failed. Rows still buffered stay
+    /// buffered.
     async fn settled(&mut self) -> Result<&mut AnyConnection> {
-        if let Some(write) = self.in_flight.take() {
+        let Link::Pool { conn, in_flight } = &mut self.link else {
+            unreachable!("only a pooled link is settled")
+        };
+        if let Some(write) = in_flight.take() {
             let (mut lent, written) = match write.await {
                 Ok(done) => done,
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
@@ -192,11 +195,10 @@ impl WriteTx {
                     )))
                 }
             };
-            self.conn = lent.0.take();
+            *conn = lent.0.take();
             written?;
         }
-        let conn = self
-            .conn
+        let conn = conn
             .as_mut()
             .expect("the connection is home once no write is in flight");
         Ok(&mut **conn)
@@ -206,17 +208,22 @@ impl WriteTx {
     /// stored balance (maintained at every commit, recomputed from the
     /// postings by `verify`) plus what this transaction has posted so far.
     pub async fn balance(&mut self, account: &Account) -> Result<Fen> {
-        let stored: Option<i64> =
-            sqlx::query_scalar("SELECT balance_fen FROM balances WHERE account = $1")
-                .bind(account.as_str().to_string())
-                .fetch_optional(self.settled().await?)
-                .await?;
+        let stored = match self
+            .row(
+                "SELECT balance_fen FROM balances WHERE account = $1",
+                vec![Val::Text(account.as_str().to_string())],
+            )
+            .await?
+        {
+            Some(row) => row.int(0)?,
+            None => 0,
+        };
         let pending = self
             .balance_deltas
             .get(account.as_str())
             .copied()
             .unwrap_or_default();
-        Ok(Fen::new(stored.unwrap_or(0)).checked_add(pending)?)
+        Ok(Fen::new(stored).checked_add(pending)?)
     }
 
     /// Appends a balanced transaction to the journal; returns its entry number.
@@ -291,11 +298,12 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Starts writing every buffered row, parents before children, on a
-    /// task of its own; returns once the previous such write has finished.
-    /// Reads go through [`WriteTx::conn`], which waits for this one too.
+    /// Hands every buffered row to the writer, parents before children:
+    /// the SQLite writer thread, or a task of its own on the pooled
+    /// connection. Returns once the previous such write is under way (a
+    /// few buffers at most wait); a read or the commit waits for them all.
     pub async fn flush(&mut self) -> Result<()> {
-        let mut tables = Vec::new();
+        let mut tables: Tables = Vec::new();
         for table in FLUSH_ORDER {
             let Some(buffer) = self.buffers.get_mut(table) else {
                 continue;
@@ -309,10 +317,16 @@ impl WriteTx {
         if tables.is_empty() {
             return Ok(());
         }
+        if let Link::Lite(writer) = &self.link {
+            return lite_writer(writer).insert(tables).await;
+        }
         self.settled().await?;
-        let mut lent = Lent(self.conn.take());
+        let Link::Pool { conn, in_flight } = &mut self.link else {
+            unreachable!("a pooled link")
+        };
+        let mut lent = Lent(conn.take());
         let backend = self.backend;
-        self.in_flight = Some(tokio::spawn(async move {
+        *in_flight = Some(tokio::spawn(async move {
             let conn = lent.0.as_mut().expect("a lent connection");
             for (table, columns, rows) in tables {
                 if let Err(e) = insert_rows(conn, backend, table, columns, rows).await {
@@ -327,49 +341,131 @@ impl WriteTx {
     /// Writes balances, seals this command's batches and commits. Nothing
     /// is visible to others before this.
     pub async fn commit(mut self) -> Result<()> {
-        self.conn().await?;
         let deltas = std::mem::take(&mut self.balance_deltas);
         for (account, delta) in deltas {
-            sqlx::query(
+            self.execute(
                 "INSERT INTO balances (account, balance_fen) VALUES ($1, $2) \
                  ON CONFLICT (account) DO UPDATE SET balance_fen = balances.balance_fen + excluded.balance_fen",
+                vec![Val::Text(account), Val::Int(delta.as_i64())],
             )
-            .bind(account)
-            .bind(delta.as_i64())
-            .execute(self.settled().await?)
             .await?;
         }
         let last = (self.batch_id, self.journal_head());
         self.batches.push(last);
         let batches = std::mem::take(&mut self.batches);
-        crate::seal::seal_batches(self.settled().await?, &batches).await?;
-        self.settled().await?.execute("COMMIT").await?;
-        self.finished = true;
-        Ok(())
+        crate::seal::seal_batches(&mut self, &batches).await?;
+        self.flush().await?;
+        self.finish(true).await
     }
 
     /// Abandons everything this command wrote.
     pub async fn rollback(mut self) -> Result<()> {
-        // A background write that failed is rolled back with the rest.
-        if let Err(e) = self.settled().await {
-            if self.conn.is_none() {
-                return Err(e);
+        if let Link::Pool { .. } = self.link {
+            // A background write that failed is rolled back with the rest.
+            if let Err(e) = self.settled().await {
+                if matches!(self.link, Link::Pool { conn: None, .. }) {
+                    return Err(e);
+                }
             }
         }
-        self.settled().await?.execute("ROLLBACK").await?;
+        self.finish(false).await
+    }
+
+    /// COMMIT or ROLLBACK, every write handed over first.
+    async fn finish(&mut self, commit: bool) -> Result<()> {
+        let statement = if commit { "COMMIT" } else { "ROLLBACK" };
+        match &mut self.link {
+            Link::Lite(writer) => {
+                let writer = writer.take().expect("a write transaction finishes once");
+                writer.finish(commit).await?;
+            }
+            Link::Pool { .. } => {
+                Executor::execute(self.settled().await?, statement).await?;
+            }
+        }
         self.finished = true;
         Ok(())
     }
 }
 
+impl Sql for WriteTx {
+    /// Reads see every row appended before them: the buffers are handed
+    /// over first, and the writer runs in order.
+    async fn rows(&mut self, sql: &str, args: Vec<Val>) -> Result<Vec<SqlRow>> {
+        self.flush().await?;
+        match &self.link {
+            Link::Lite(writer) => lite_writer(writer).rows(sql, args).await,
+            Link::Pool { .. } => Sql::rows(self.settled().await?, sql, args).await,
+        }
+    }
+
+    async fn execute(&mut self, sql: &str, args: Vec<Val>) -> Result<u64> {
+        self.flush().await?;
+        match &self.link {
+            Link::Lite(writer) => lite_writer(writer).execute(sql, args).await,
+            Link::Pool { .. } => Sql::execute(self.settled().await?, sql, args).await,
+        }
+    }
+}
+
+fn lite_writer(writer: &Option<LiteWriter>) -> &LiteWriter {
+    writer
+        .as_ref()
+        .expect("the writer is there until the transaction finishes")
+}
+
+/// What a SQLite writing command runs with, besides the session's own
+/// settings (busy timeout): foreign keys and FULL sync as every connection
+/// of a ledger (`set_up_session`). The default 2 MB page cache spills dirty
+/// pages to the WAL mid-transaction on a large import (a third of its time
+/// at 1M vouchers); 32 MB keeps the whole command's peak RSS well under
+/// 64 MB. Statement journals go to memory, not to a temporary file per
+/// multi-row INSERT.
+fn sqlite_write_pragmas() -> Vec<String> {
+    vec![
+        "PRAGMA foreign_keys = ON".to_string(),
+        "PRAGMA synchronous = FULL".to_string(),
+        format!("PRAGMA cache_size = -{SQLITE_WRITE_CACHE_KIB}"),
+        "PRAGMA temp_store = MEMORY".to_string(),
+    ]
+}
+
+/// A pooled connection inside a transaction holding the writer lock:
+/// SQLite's IMMEDIATE takes the write lock now, not at the first write,
+/// so a read-then-write command cannot lose a race; PostgreSQL takes an
+/// advisory transaction lock.
+async fn begin_pooled(store: &Store, backend: Backend) -> Result<PoolConnection<Any>> {
+    let mut conn = store.pool().acquire().await?;
+    match backend {
+        Backend::Sqlite => {
+            for pragma in sqlite_write_pragmas() {
+                Executor::execute(&mut *conn, pragma.as_str()).await?;
+            }
+            Executor::execute(&mut *conn, "BEGIN IMMEDIATE").await?;
+        }
+        Backend::Postgres => {
+            Executor::execute(&mut *conn, "BEGIN").await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PG_WRITER_LOCK)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(conn)
+}
+
 impl Drop for WriteTx {
     fn drop(&mut self) {
         if !self.finished {
-            // Dropped mid-transaction (an error or a panic): close the
-            // connection rather than return it to the pool, which makes the
-            // server roll the transaction back. A connection out on a
+            // Dropped mid-transaction (an error or a panic). SQLite's writer
+            // thread closes its connection when its end is dropped; a pooled
+            // connection is closed rather than returned to the pool, which
+            // makes the server roll the transaction back, and one out on a
             // background write is closed by its `Lent` when that ends.
-            if let Some(conn) = self.conn.as_mut() {
+            if let Link::Pool {
+                conn: Some(conn), ..
+            } = &mut self.link
+            {
                 conn.close_on_drop();
             }
         }
@@ -451,7 +547,7 @@ pub(crate) fn placeholders(backend: Backend, n: usize) -> String {
 }
 
 /// `INSERT INTO table (cols) VALUES (…), (…)` for `rows` rows.
-fn insert_sql(backend: Backend, table: &str, columns: &[&str], rows: usize) -> String {
+pub(crate) fn insert_sql(backend: Backend, table: &str, columns: &[&str], rows: usize) -> String {
     let width = columns.len();
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
     let mut n = 0;
