@@ -162,3 +162,37 @@ async fn a_write_tx_dropped_with_a_write_in_flight_leaves_nothing_and_frees_the_
         store.close().await;
     }
 }
+
+/// A store on one pooled connection (the tamper tests') writes through
+/// the pooled path, on SQLite too; a ledger file's store writes through the
+/// writer thread. Both make the same ledger, to the chain head and the
+/// seals (the tests' clock is fixed), so both paths write the same rows.
+#[tokio::test]
+async fn the_pooled_path_and_the_writer_thread_make_the_same_ledger() {
+    let mut pairs = vec![(TestDb::sqlite(), TestDb::sqlite())];
+    if let (Some(a), Some(b)) = (TestDb::postgres(), TestDb::postgres()) {
+        pairs.push((a, b));
+    }
+    for (direct, pooled) in pairs {
+        let mut reports = Vec::new();
+        for (db, one_connection) in [(&direct, false), (&pooled, true)] {
+            let store = db.store().await;
+            let store = if one_connection {
+                store.close().await;
+                db.single_connection_store().await
+            } else {
+                store
+            };
+            gd_ledger(&store).await;
+            import(&store, many_vouchers(1_200, None))
+                .await
+                .expect("import");
+            let report = store.verify().await.expect("verify");
+            assert!(report.failures.is_empty(), "{:?}", report.failures);
+            reports.push(report);
+            store.close().await;
+        }
+        assert_eq!(reports[0], reports[1], "{:?}", direct.backend);
+        assert_eq!(reports[0].entries, 18 + 1_200);
+    }
+}
