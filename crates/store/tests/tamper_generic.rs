@@ -166,11 +166,31 @@ async fn unique_keys(store: &Store, sql: &str, table: &str) -> Vec<Vec<String>> 
 /// `WHERE` selecting the table's last row (by physical row), optionally
 /// among those matching `filter`.
 fn last_row(backend: Backend, table: &str, filter: &str) -> String {
+    last_row_by(backend, table, filter, "")
+}
+
+/// [`last_row`], the rows first ordered by `first` (`"col DESC, "`).
+fn last_row_by(backend: Backend, table: &str, filter: &str, first: &str) -> String {
     let (id, order) = match backend {
         Backend::Sqlite => ("rowid", "rowid DESC"),
         Backend::Postgres => ("ctid", "ctid DESC"),
     };
-    format!("{id} = (SELECT {id} FROM {table} WHERE {filter} ORDER BY {order} LIMIT 1)")
+    format!("{id} = (SELECT {id} FROM {table} WHERE {filter} ORDER BY {first}{order} LIMIT 1)")
+}
+
+/// The row whose integer `col` is highest (a non-NULL one if any): `col + 1`
+/// then collides with no unique key holding `col`. The physical last row
+/// need not be that one: PostgreSQL puts a row where its free space map
+/// finds room, so a later entry may sit before an earlier one (regression
+/// `the_last_physical_row_need_not_hold_the_highest_key`, seen in CI as
+/// "duplicate key value violates unique constraint journal_pkey").
+fn highest_row(backend: Backend, table: &str, col: &str) -> String {
+    last_row_by(
+        backend,
+        table,
+        "1 = 1",
+        &format!("({col} IS NULL), {col} DESC, "),
+    )
 }
 
 async fn count(store: &Store, table: &str, filter: &str) -> i64 {
@@ -199,12 +219,14 @@ async fn mutations(store: &Store, t: &Table) -> Vec<Mutation> {
         } else {
             format!("COALESCE({col}, '') || 'x'")
         };
+        let row = if c.int {
+            highest_row(b, name, col)
+        } else {
+            last_row(b, name, "1 = 1")
+        };
         push(
             format!("{col} changed"),
-            format!(
-                "UPDATE {name} SET {col} = {changed} WHERE {}",
-                last_row(b, name, "1 = 1")
-            ),
+            format!("UPDATE {name} SET {col} = {changed} WHERE {row}"),
         );
         if c.nullable && count(store, name, &format!("{col} IS NOT NULL")).await > 0 {
             push(
@@ -454,4 +476,47 @@ async fn every_column_of_every_table_changed_deleted_or_inserted_is_named() {
         run(&pg, &single, apply).await;
         single.close().await;
     }
+}
+
+/// The mutation "entry_no changed" took the physically last journal row
+/// and failed in CI with a duplicate key: on PostgreSQL a row inserted
+/// after a vacuum reuses a freed slot, so it sits before rows with lower
+/// keys. [`highest_row`] picks by the key itself.
+#[tokio::test]
+async fn the_last_physical_row_need_not_hold_the_highest_key() {
+    let Some(db) = TestDb::postgres() else { return };
+    let store = db.store().await;
+    let mut conn = store.pool().acquire().await.unwrap();
+    for sql in [
+        "CREATE TABLE t (k BIGINT PRIMARY KEY)",
+        "INSERT INTO t VALUES (1), (2), (3)",
+        "DELETE FROM t WHERE k = 1",
+        "VACUUM t",
+        "INSERT INTO t VALUES (4)",
+    ] {
+        conn.execute(sql).await.unwrap();
+    }
+    let physical_last: i64 = sqlx::query_scalar("SELECT k FROM t ORDER BY ctid DESC LIMIT 1")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(physical_last, 3, "the freed slot was reused by k = 4");
+    let by_ctid = format!(
+        "UPDATE t SET k = k + 1 WHERE {}",
+        last_row(Backend::Postgres, "t", "1 = 1")
+    );
+    assert!(
+        conn.execute(by_ctid.as_str()).await.is_err(),
+        "3 + 1 collides"
+    );
+    let by_key = format!(
+        "UPDATE t SET k = k + 1 WHERE {}",
+        highest_row(Backend::Postgres, "t", "k")
+    );
+    assert_eq!(
+        conn.execute(by_key.as_str()).await.unwrap().rows_affected(),
+        1
+    );
+    drop(conn);
+    store.close().await;
 }
