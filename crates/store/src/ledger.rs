@@ -327,6 +327,21 @@ pub(crate) async fn closed_through(conn: &mut impl Sql) -> Result<Option<NaiveDa
     d.map(|s| parse_date(&s)).transpose()
 }
 
+/// Locks every date on or before `through`, under this command's batch
+/// (`close`, and the year-end closing of a rollover).
+pub(crate) async fn record_closing(w: &mut WriteTx, through: NaiveDate) -> Result<()> {
+    let batch = w.batch_id();
+    w.execute(
+        "INSERT INTO closings (through_date, batch_id) VALUES ($1, $2)",
+        vec![
+            Val::Text(through.format("%Y-%m-%d").to_string()),
+            Val::Int(batch),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 pub(crate) fn parse_date(s: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| StoreError::Corrupt(format!("stored date `{s}` is not YYYY-MM-DD")))
@@ -416,15 +431,7 @@ impl Store {
             w.rollback().await?;
             return Ok(before);
         }
-        let batch = w.batch_id();
-        w.execute(
-            "INSERT INTO closings (through_date, batch_id) VALUES ($1, $2)",
-            vec![
-                Val::Text(through.format("%Y-%m-%d").to_string()),
-                Val::Int(batch),
-            ],
-        )
-        .await?;
+        record_closing(&mut w, through).await?;
         w.commit().await?;
         Ok(Some(through))
     }

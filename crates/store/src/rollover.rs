@@ -1,7 +1,9 @@
 //! Year-end rollover (SPEC §6): one transaction that closes the year, carries
 //! outstanding lines into the next year and recovers old money to the pool.
 
-use crate::ledger::{append_with_row, closed_through, pool_state, PoolState, CARRIES, RECOVERIES};
+use crate::ledger::{
+    append_with_row, closed_through, pool_state, record_closing, PoolState, CARRIES, RECOVERIES,
+};
 use crate::read::Cells;
 use crate::sql::Sql;
 use crate::write::{Val, WriteTx};
@@ -158,15 +160,7 @@ async fn apply_plan(
     plan: &RolloverPlan,
 ) -> Result<()> {
     if closed_through(w).await?.is_none_or(|c| c < year_end) {
-        let batch = w.batch_id();
-        w.execute(
-            "INSERT INTO closings (through_date, batch_id) VALUES ($1, $2)",
-            vec![
-                Val::Text(year_end.format("%Y-%m-%d").to_string()),
-                Val::Int(batch),
-            ],
-        )
-        .await?;
+        record_closing(w, year_end).await?;
     }
     for c in &plan.carries {
         append_carry(w, year, c).await?;
