@@ -19,6 +19,7 @@ mod imports;
 mod ledger;
 mod lite;
 mod location;
+mod packed;
 mod pages;
 mod pg_scan;
 mod read;

@@ -12,6 +12,7 @@
 //! writer without finishing closes the connection, and SQLite rolls the
 //! transaction back.
 
+use crate::packed::{CellValue, Packed};
 use crate::sql::SqlRow;
 use crate::write::{insert_sql, Val, FLUSH_ROWS};
 use crate::{Backend, Result, StoreError, SQLITE_BUSY_TIMEOUT_MS};
@@ -20,9 +21,9 @@ use std::borrow::Cow;
 use std::fmt;
 use tokio::sync::{mpsc, oneshot};
 
-/// Buffers of rows for [`LiteWriter::insert`]: (table, columns, rows), in
-/// the order they must be written.
-pub(crate) type Tables = Vec<(&'static str, &'static [&'static str], Vec<Vec<Val>>)>;
+/// Buffers of rows for [`LiteWriter::insert`], a table each, in the order
+/// they must be written.
+pub(crate) type Tables = Vec<Packed>;
 
 /// Buffers sent and not yet written, at most: the command waits for the
 /// writer beyond that, so memory stays bounded by a few buffers.
@@ -202,17 +203,29 @@ impl Failure {
 }
 
 fn insert_tables(conn: &Connection, tables: Tables) -> Result<()> {
-    for (table, columns, rows) in tables {
+    for rows in &tables {
         for chunk in rows.chunks(FLUSH_ROWS) {
-            let sql = insert_sql(Backend::Sqlite, table, columns, chunk.len());
+            let row_count = chunk.len() / rows.columns.len();
+            let sql = insert_sql(Backend::Sqlite, rows.table, rows.columns, row_count);
             let mut stmt = conn.prepare_cached(&sql).map_err(lite_error)?;
-            for (i, v) in chunk.iter().flatten().enumerate() {
-                bind(&mut stmt, i + 1, v)?;
+            for (i, cell) in chunk.iter().enumerate() {
+                bind_cell(&mut stmt, i + 1, rows.value(*cell))?;
             }
             stmt.raw_execute().map_err(lite_error)?;
         }
     }
     Ok(())
+}
+
+fn bind_cell(stmt: &mut Statement<'_>, index: usize, v: CellValue<'_>) -> Result<()> {
+    match v {
+        CellValue::Int(x) => stmt.raw_bind_parameter(index, x),
+        CellValue::Text(t) => stmt.raw_bind_parameter(index, t),
+        CellValue::NullInt | CellValue::NullText => {
+            stmt.raw_bind_parameter(index, rusqlite::types::Null)
+        }
+    }
+    .map_err(lite_error)
 }
 
 fn bind(stmt: &mut Statement<'_>, index: usize, v: &Val) -> Result<()> {
@@ -335,6 +348,7 @@ impl sqlx::error::DatabaseError for LiteError {
 #[cfg(test)]
 mod tests {
     use super::{execute, rows, LiteWriter};
+    use crate::packed::Packed;
     use crate::read::Cells;
     use crate::write::Val;
     use crate::StoreError;
@@ -408,14 +422,14 @@ mod tests {
             .unwrap()
             .execute_batch("CREATE TABLE journal (n INTEGER PRIMARY KEY)")
             .unwrap();
-        let row = |n| vec![Val::Int(n)];
+        let rows = |ns: &[i64]| {
+            let mut p = Packed::new("journal", &["n"]);
+            ns.iter().for_each(|n| p.int(*n));
+            vec![p]
+        };
         let w = LiteWriter::begin(path, &[]).await.unwrap();
-        w.insert(vec![("journal", &["n"], vec![row(1), row(1)])])
-            .await
-            .unwrap();
-        w.insert(vec![("journal", &["n"], vec![row(2)])])
-            .await
-            .unwrap();
+        w.insert(rows(&[1, 1])).await.unwrap();
+        w.insert(rows(&[2])).await.unwrap();
         let first = w.rows("SELECT COUNT(*) FROM journal", Vec::new()).await;
         assert!(
             first

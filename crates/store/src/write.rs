@@ -3,11 +3,14 @@
 //! the command builds the next rows (ADR 0005, decision 13).
 
 use crate::lite::{LiteWriter, Tables};
+use crate::packed::{CellValue, Packed};
 use crate::read::Cells;
 use crate::seal::JournalHead;
 use crate::sql::{Sql, SqlRow};
 use crate::{Backend, Result, Store, StoreError};
-use fundledger_core::tx::{canonical_bytes, chain_hash, ChainPosition, GENESIS_HASH};
+use fundledger_core::tx::{
+    chain_hash_hex, push_iso_date, write_canonical, ChainPosition, GENESIS_HASH,
+};
 use fundledger_core::{Account, Fen, Transaction};
 use sqlx::any::AnyArguments;
 use sqlx::pool::PoolConnection;
@@ -35,13 +38,6 @@ pub enum Val {
     OptText(Option<String>),
 }
 
-/// Rows waiting to be inserted into one table, in order.
-struct RowBuffer {
-    table: &'static str,
-    columns: &'static [&'static str],
-    rows: Vec<Vec<Val>>,
-}
-
 /// Tables are flushed in this order so foreign keys always point backwards.
 const FLUSH_ORDER: &[&str] = &[
     "journal",
@@ -60,7 +56,10 @@ pub struct WriteTx {
     recorded_at: String,
     next_entry_no: i64,
     head_hash: String,
-    buffers: BTreeMap<&'static str, RowBuffer>,
+    buffers: BTreeMap<&'static str, Packed>,
+    /// The canonical bytes of the entry being appended, and its date:
+    /// one buffer reused for every entry.
+    scratch: Vec<u8>,
     balance_deltas: BTreeMap<String, Fen>,
     /// Batches this command finished, each with the journal head after it;
     /// sealed in this order at commit (the current batch is added then).
@@ -114,6 +113,7 @@ impl WriteTx {
             next_entry_no: 1,
             head_hash: GENESIS_HASH.to_string(),
             buffers: BTreeMap::new(),
+            scratch: Vec::new(),
             balance_deltas: BTreeMap::new(),
             batches: Vec::new(),
             appended: 0,
@@ -233,48 +233,62 @@ impl WriteTx {
             batch_id: self.batch_id,
             recorded_at: self.recorded_at.clone(),
         };
-        let hash = chain_hash(&self.head_hash, &canonical_bytes(tx, &pos));
+        write_canonical(tx, &pos, &mut self.scratch);
+        let hash = chain_hash_hex(&self.head_hash, &self.scratch);
+        self.scratch.clear();
+        push_iso_date(&mut self.scratch, tx.date());
+        let date = std::str::from_utf8(&self.scratch).expect("an ISO date is ASCII");
         let m = tx.meta();
-        let journal_row = vec![
-            Val::Int(pos.entry_no),
-            Val::Text(tx.tx_id().to_string()),
-            Val::Text(tx.date().format("%Y-%m-%d").to_string()),
-            Val::Text(tx.kind().as_str().to_string()),
-            Val::Text(tx.description().to_string()),
-            Val::OptInt(m.fiscal_year.map(i64::from)),
-            Val::OptText(canonical_text(&m.doc_no)),
-            Val::OptText(canonical_text(&m.voucher_no)),
-            Val::OptText(canonical_text(&m.region_code)),
-            Val::OptText(canonical_text(&m.project_code)),
-            Val::OptText(canonical_text(&m.source_file)),
-            Val::OptInt(m.source_line.map(|l| l as i64)),
-            Val::OptText(canonical_text(&m.details)),
-            Val::Int(self.batch_id),
-            Val::Text(self.recorded_at.clone()),
-            Val::Text(std::mem::replace(&mut self.head_hash, hash.clone())),
-            Val::Text(hash),
-        ];
-        self.push_row("journal", JOURNAL_COLUMNS, journal_row)
-            .await?;
+        let journal = buffer(&mut self.buffers, "journal", JOURNAL_COLUMNS);
+        journal.int(pos.entry_no);
+        journal.text(tx.tx_id());
+        journal.text(date);
+        journal.text(tx.kind().as_str());
+        journal.text(tx.description());
+        journal.opt_int(m.fiscal_year.map(i64::from));
+        for text in [
+            &m.doc_no,
+            &m.voucher_no,
+            &m.region_code,
+            &m.project_code,
+            &m.source_file,
+        ] {
+            journal.opt_text(canonical_text(text));
+        }
+        journal.opt_int(m.source_line.map(|l| l as i64));
+        journal.opt_text(canonical_text(&m.details));
+        journal.int(self.batch_id);
+        journal.text(&self.recorded_at);
+        journal.text(&self.head_hash);
+        journal.text(hash.as_str());
+        journal.end_row();
+        self.head_hash.clear();
+        self.head_hash.push_str(hash.as_str());
         for (seq, p) in tx.postings().iter().enumerate() {
-            let delta = self
-                .balance_deltas
-                .entry(p.account.to_string())
-                .or_default();
-            *delta = delta
-                .checked_add(p.amount)
-                .map_err(|_| StoreError::Refused("account balance overflows i64 fen".into()))?;
-            let row = vec![
-                Val::Int(pos.entry_no),
-                Val::Int(seq as i64 + 1),
-                Val::Text(p.account.to_string()),
-                Val::Int(p.amount.as_i64()),
-            ];
-            self.push_row("postings", POSTING_COLUMNS, row).await?;
+            self.add_delta(p.account.as_str(), p.amount)?;
+            let postings = buffer(&mut self.buffers, "postings", POSTING_COLUMNS);
+            postings.int(pos.entry_no);
+            postings.int(seq as i64 + 1);
+            postings.text(p.account.as_str());
+            postings.int(p.amount.as_i64());
+            postings.end_row();
         }
         self.next_entry_no += 1;
         self.appended += 1;
+        self.flush_if_full().await?;
         Ok(pos.entry_no)
+    }
+
+    /// Adds `amount` to what this command has posted to `account`.
+    fn add_delta(&mut self, account: &str, amount: Fen) -> Result<()> {
+        let overflow = || StoreError::Refused("account balance overflows i64 fen".into());
+        match self.balance_deltas.get_mut(account) {
+            Some(delta) => *delta = delta.checked_add(amount).map_err(|_| overflow())?,
+            None => {
+                self.balance_deltas.insert(account.to_string(), amount);
+            }
+        }
+        Ok(())
     }
 
     /// Buffers a row for `table`; the buffers are written in FLUSH_ORDER.
@@ -284,15 +298,13 @@ impl WriteTx {
         columns: &'static [&'static str],
         row: Vec<Val>,
     ) -> Result<()> {
-        assert!(FLUSH_ORDER.contains(&table), "unbuffered table {table}");
-        assert_eq!(row.len(), columns.len(), "row width for {table}");
-        let buffer = self.buffers.entry(table).or_insert_with(|| RowBuffer {
-            table,
-            columns,
-            rows: Vec::new(),
-        });
-        buffer.rows.push(row);
-        if buffer.rows.len() >= FLUSH_ROWS {
+        buffer(&mut self.buffers, table, columns).push(&row);
+        self.flush_if_full().await
+    }
+
+    /// Writes the buffers once one of them holds FLUSH_ROWS rows.
+    async fn flush_if_full(&mut self) -> Result<()> {
+        if self.buffers.values().any(|b| b.rows() >= FLUSH_ROWS) {
             self.flush().await?;
         }
         Ok(())
@@ -308,11 +320,11 @@ impl WriteTx {
             let Some(buffer) = self.buffers.get_mut(table) else {
                 continue;
             };
-            if buffer.rows.is_empty() {
+            if buffer.is_empty() {
                 continue;
             }
-            let rows = std::mem::take(&mut buffer.rows);
-            tables.push((buffer.table, buffer.columns, rows));
+            let fresh = buffer.fresh();
+            tables.push(std::mem::replace(buffer, fresh));
         }
         if tables.is_empty() {
             return Ok(());
@@ -328,8 +340,8 @@ impl WriteTx {
         let backend = self.backend;
         *in_flight = Some(tokio::spawn(async move {
             let conn = lent.0.as_mut().expect("a lent connection");
-            for (table, columns, rows) in tables {
-                if let Err(e) = insert_rows(conn, backend, table, columns, rows).await {
+            for rows in &tables {
+                if let Err(e) = insert_rows(conn, backend, rows).await {
                     return (lent, Err(e));
                 }
             }
@@ -488,8 +500,22 @@ impl Drop for Lent {
 
 /// NULL is the one stored form of "no value": the chain hash renders NULL
 /// and '' alike, so storing '' would be a second text for the same hash.
-fn canonical_text(v: &Option<String>) -> Option<String> {
-    v.clone().filter(|t| !t.is_empty())
+fn canonical_text(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|t| !t.is_empty())
+}
+
+/// The buffer of `table`, made on its first row.
+fn buffer<'b>(
+    buffers: &'b mut BTreeMap<&'static str, Packed>,
+    table: &'static str,
+    columns: &'static [&'static str],
+) -> &'b mut Packed {
+    assert!(FLUSH_ORDER.contains(&table), "unbuffered table {table}");
+    let buffer = buffers
+        .entry(table)
+        .or_insert_with(|| Packed::new(table, columns));
+    assert_eq!(buffer.columns, columns, "one column list per table");
+    buffer
 }
 
 pub(crate) const JOURNAL_COLUMNS: &[&str] = &[
@@ -517,18 +543,13 @@ pub(crate) const POSTING_COLUMNS: &[&str] = &["entry_no", "seq", "account", "amo
 /// SQLite they are plain `?`, because sqlx looks every named parameter up
 /// with `sqlite3_bind_parameter_name`, a linear scan, which made a
 /// 500-row × 17-column insert quadratic (two thirds of an import's time).
-async fn insert_rows(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    table: &str,
-    columns: &[&str],
-    rows: Vec<Vec<Val>>,
-) -> Result<()> {
+async fn insert_rows(conn: &mut AnyConnection, backend: Backend, rows: &Packed) -> Result<()> {
     for chunk in rows.chunks(FLUSH_ROWS) {
-        let sql = insert_sql(backend, table, columns, chunk.len());
+        let row_count = chunk.len() / rows.columns.len();
+        let sql = insert_sql(backend, rows.table, rows.columns, row_count);
         let mut query = sqlx::query(&sql);
-        for v in chunk.iter().flatten() {
-            query = bind(query, v);
+        for cell in chunk {
+            query = bind_cell(query, rows.value(*cell));
         }
         query.execute(&mut *conn).await?;
     }
@@ -582,5 +603,18 @@ pub(crate) fn bind<'q>(
         Val::Text(t) => query.bind(t.as_str()),
         Val::OptInt(i) => query.bind(*i),
         Val::OptText(t) => query.bind(t.as_deref()),
+    }
+}
+
+/// [`bind`] for a packed cell: a NULL with its column's type.
+fn bind_cell<'q>(
+    query: Query<'q, Any, AnyArguments<'q>>,
+    v: CellValue<'q>,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    match v {
+        CellValue::Int(i) => query.bind(i),
+        CellValue::NullInt => query.bind(None::<i64>),
+        CellValue::Text(t) => query.bind(t),
+        CellValue::NullText => query.bind(None::<&str>),
     }
 }
