@@ -228,16 +228,6 @@ fn bind_cell(stmt: &mut Statement<'_>, index: usize, v: CellValue<'_>) -> Result
     .map_err(lite_error)
 }
 
-fn bind(stmt: &mut Statement<'_>, index: usize, v: &Val) -> Result<()> {
-    match v {
-        Val::Int(x) => stmt.raw_bind_parameter(index, x),
-        Val::Text(t) => stmt.raw_bind_parameter(index, t.as_str()),
-        Val::OptInt(x) => stmt.raw_bind_parameter(index, x),
-        Val::OptText(t) => stmt.raw_bind_parameter(index, t.as_deref()),
-    }
-    .map_err(lite_error)
-}
-
 /// Binds `$1 … $n` where SQLite put them: it numbers parameters in order of
 /// first appearance, which need not be `$N`'s order. The usual case (in
 /// order) is checked by index, in constant time; only a statement that
@@ -256,7 +246,7 @@ fn bind_args(stmt: &mut Statement<'_>, args: &[Val]) -> Result<()> {
                 .map_err(lite_error)?
                 .unwrap_or(k + 1),
         };
-        bind(stmt, index, v)?;
+        bind_cell(stmt, index, v.cell())?;
     }
     Ok(())
 }

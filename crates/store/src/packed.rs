@@ -90,11 +90,11 @@ impl Packed {
     }
 
     pub(crate) fn val(&mut self, v: &Val) {
-        match v {
-            Val::Int(i) => self.int(*i),
-            Val::Text(t) => self.text(t),
-            Val::OptInt(i) => self.opt_int(*i),
-            Val::OptText(t) => self.opt_text(t.as_deref()),
+        match v.cell() {
+            CellValue::Int(i) => self.int(i),
+            CellValue::NullInt => self.cells.push(Cell::NullInt),
+            CellValue::Text(t) => self.text(t),
+            CellValue::NullText => self.cells.push(Cell::NullText),
         }
     }
 

@@ -38,6 +38,19 @@ pub enum Val {
     OptText(Option<String>),
 }
 
+impl Val {
+    /// The value as bound: one binding per writer serves both a `Val` and
+    /// a packed cell.
+    pub(crate) fn cell(&self) -> CellValue<'_> {
+        match self {
+            Val::Int(i) | Val::OptInt(Some(i)) => CellValue::Int(*i),
+            Val::OptInt(None) => CellValue::NullInt,
+            Val::Text(t) | Val::OptText(Some(t)) => CellValue::Text(t),
+            Val::OptText(None) => CellValue::NullText,
+        }
+    }
+}
+
 /// Tables are flushed in this order so foreign keys always point backwards.
 const FLUSH_ORDER: &[&str] = &[
     "journal",
@@ -228,10 +241,13 @@ impl WriteTx {
 
     /// Appends a balanced transaction to the journal; returns its entry number.
     pub async fn append(&mut self, tx: &Transaction) -> Result<i64> {
+        let entry_no = self.next_entry_no;
+        // Lent to the position and given back below, before anything can
+        // fail: the clock text is not copied once per entry.
         let pos = ChainPosition {
-            entry_no: self.next_entry_no,
+            entry_no,
             batch_id: self.batch_id,
-            recorded_at: self.recorded_at.clone(),
+            recorded_at: std::mem::take(&mut self.recorded_at),
         };
         write_canonical(tx, &pos, &mut self.scratch);
         let hash = chain_hash_hex(&self.head_hash, &self.scratch);
@@ -258,16 +274,17 @@ impl WriteTx {
         journal.opt_int(m.source_line.map(|l| l as i64));
         journal.opt_text(canonical_text(&m.details));
         journal.int(self.batch_id);
-        journal.text(&self.recorded_at);
+        journal.text(&pos.recorded_at);
         journal.text(&self.head_hash);
         journal.text(hash.as_str());
         journal.end_row();
+        self.recorded_at = pos.recorded_at;
         self.head_hash.clear();
         self.head_hash.push_str(hash.as_str());
         for (seq, p) in tx.postings().iter().enumerate() {
             self.add_delta(p.account.as_str(), p.amount)?;
             let postings = buffer(&mut self.buffers, "postings", POSTING_COLUMNS);
-            postings.int(pos.entry_no);
+            postings.int(entry_no);
             postings.int(seq as i64 + 1);
             postings.text(p.account.as_str());
             postings.int(p.amount.as_i64());
@@ -276,7 +293,7 @@ impl WriteTx {
         self.next_entry_no += 1;
         self.appended += 1;
         self.flush_if_full().await?;
-        Ok(pos.entry_no)
+        Ok(entry_no)
     }
 
     /// Adds `amount` to what this command has posted to `account`.
@@ -514,7 +531,12 @@ fn buffer<'b>(
     let buffer = buffers
         .entry(table)
         .or_insert_with(|| Packed::new(table, columns));
-    assert_eq!(buffer.columns, columns, "one column list per table");
+    // The same constant nearly always: its address settles it, no string
+    // comparison per row.
+    assert!(
+        std::ptr::eq(buffer.columns, columns) || buffer.columns == columns,
+        "one column list per table: {table}"
+    );
     buffer
 }
 
@@ -598,15 +620,10 @@ pub(crate) fn bind<'q>(
     query: Query<'q, Any, AnyArguments<'q>>,
     v: &'q Val,
 ) -> Query<'q, Any, AnyArguments<'q>> {
-    match v {
-        Val::Int(i) => query.bind(*i),
-        Val::Text(t) => query.bind(t.as_str()),
-        Val::OptInt(i) => query.bind(*i),
-        Val::OptText(t) => query.bind(t.as_deref()),
-    }
+    bind_cell(query, v.cell())
 }
 
-/// [`bind`] for a packed cell: a NULL with its column's type.
+/// Binds a value or a packed cell: a NULL with its column's type.
 fn bind_cell<'q>(
     query: Query<'q, Any, AnyArguments<'q>>,
     v: CellValue<'q>,
