@@ -178,6 +178,14 @@ pub struct TrailTotals {
 pub struct TrailWriter<W: Write> {
     csv: GuardedCsv<W>,
     totals: TrailTotals,
+    /// The entry's cells, encoded once for all its rows: column 0, columns
+    /// 2..=5, columns 9..=20 (the details and hashes are most of a row).
+    entry_head: Vec<u8>,
+    entry_middle: Vec<u8>,
+    entry_tail: Vec<u8>,
+    /// The posting's cells: column 1, columns 6..=8.
+    posting_no: Vec<u8>,
+    posting: Vec<u8>,
 }
 
 impl<W: Write> TrailWriter<W> {
@@ -189,16 +197,19 @@ impl<W: Write> TrailWriter<W> {
         Ok(TrailWriter {
             csv,
             totals: TrailTotals::default(),
+            entry_head: Vec::new(),
+            entry_middle: Vec::new(),
+            entry_tail: Vec::new(),
+            posting_no: Vec::new(),
+            posting: Vec::new(),
         })
     }
 
-    /// One row per posting, written from borrowed cells: the numbers are
-    /// rendered on the stack, the text cells guarded in place.
+    /// One row per posting. The numbers are rendered on the stack, the text
+    /// cells guarded and quoted as they are encoded, and the entry's cells
+    /// encoded once and copied onto each of its rows.
     pub fn write_entry(&mut self, e: &JournalEntry) -> io::Result<()> {
-        let entry_no = IntText::new(e.entry_no);
-        let fiscal_year = e.fiscal_year.map(IntText::new);
-        let source_line = e.source_line.map(IntText::new);
-        let batch_id = IntText::new(e.batch_id);
+        self.encode_entry(e);
         for (i, p) in e.postings.iter().enumerate() {
             // Stored amounts are untrusted: a sum past i64 is an error, not a wrap.
             let overflow = |e: MoneyError| io::Error::new(io::ErrorKind::InvalidData, e);
@@ -211,16 +222,54 @@ impl<W: Write> TrailWriter<W> {
             self.totals.credit = self.totals.credit.checked_add(credit).map_err(overflow)?;
             let posting_no = IntText::new(i as i64 + 1);
             let (debit, credit) = (debit.yuan(), credit.yuan());
-            self.csv.write_cells(&[
-                entry_no.as_str(),
-                posting_no.as_str(),
-                &e.tx_id,
-                &e.tx_date,
-                &e.kind,
-                opt(&fiscal_year),
-                &p.account,
-                debit.as_str(),
-                credit.as_str(),
+            self.posting_no.clear();
+            self.csv
+                .encode_cell(&mut self.posting_no, 1, posting_no.as_str());
+            self.posting.clear();
+            for (column, cell) in [
+                (6, p.account.as_str()),
+                (7, debit.as_str()),
+                (8, credit.as_str()),
+            ] {
+                self.csv.encode_cell(&mut self.posting, column, cell);
+            }
+            self.csv.write_encoded(&[
+                &self.entry_head,
+                &self.posting_no,
+                &self.entry_middle,
+                &self.posting,
+                &self.entry_tail,
+            ])?;
+            self.totals.rows += 1;
+        }
+        self.totals.entries += 1;
+        Ok(())
+    }
+
+    /// Encodes the cells every row of `e` repeats.
+    fn encode_entry(&mut self, e: &JournalEntry) {
+        let entry_no = IntText::new(e.entry_no);
+        let fiscal_year = e.fiscal_year.map(IntText::new);
+        let source_line = e.source_line.map(IntText::new);
+        let batch_id = IntText::new(e.batch_id);
+        let encode = |csv: &GuardedCsv<W>, to: &mut Vec<u8>, first: usize, cells: &[&str]| {
+            to.clear();
+            for (column, cell) in (first..).zip(cells) {
+                csv.encode_cell(to, column, cell);
+            }
+        };
+        encode(&self.csv, &mut self.entry_head, 0, &[entry_no.as_str()]);
+        encode(
+            &self.csv,
+            &mut self.entry_middle,
+            2,
+            &[&e.tx_id, &e.tx_date, &e.kind, opt(&fiscal_year)],
+        );
+        encode(
+            &self.csv,
+            &mut self.entry_tail,
+            9,
+            &[
                 text(&e.doc_no),
                 text(&e.voucher_no),
                 text(&e.region_code),
@@ -233,11 +282,8 @@ impl<W: Write> TrailWriter<W> {
                 text(&e.details),
                 &e.prev_hash,
                 &e.hash,
-            ])?;
-            self.totals.rows += 1;
-        }
-        self.totals.entries += 1;
-        Ok(())
+            ],
+        );
     }
 
     pub fn finish(self) -> io::Result<(W, TrailTotals)> {
@@ -250,7 +296,7 @@ impl<W: Write> TrailWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::csv_guard::guard_cell;
+    use crate::csv_guard::{guard_cell, guard_record};
     use fundledger_core::journal::StoredPosting;
     use proptest::prelude::*;
 
@@ -368,7 +414,7 @@ mod tests {
     /// oracle the borrowed-cell writer must match byte for byte, or every
     /// trail's sha256 would change.
     fn write_entry_as_first_written(
-        csv: &mut GuardedCsv<Vec<u8>>,
+        csv: &mut csv::Writer<Vec<u8>>,
         e: &JournalEntry,
     ) -> io::Result<()> {
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -378,7 +424,7 @@ mod tests {
             } else {
                 (p.amount, Fen::ZERO)
             };
-            csv.write_record(&[
+            let cells = [
                 e.entry_no.to_string(),
                 (i + 1).to_string(),
                 e.tx_id.clone(),
@@ -400,7 +446,8 @@ mod tests {
                 text(&e.details),
                 e.prev_hash.clone(),
                 e.hash.clone(),
-            ])?;
+            ];
+            csv.write_record(guard_record(&cells, &TRAIL_VERBATIM_COLUMNS))?;
         }
         Ok(())
     }
@@ -441,7 +488,9 @@ mod tests {
         #[test]
         fn trail_rows_are_written_as_first_written(entries in proptest::collection::vec(any_entry(), 1..4)) {
             let mut w = TrailWriter::new(Vec::new(), false).unwrap();
-            let mut first = GuardedCsv::new(Vec::new(), LineEnd::CrLf, &TRAIL_HEADER, &TRAIL_VERBATIM_COLUMNS).unwrap();
+            // The `csv` crate's writer, as the trail was first written.
+            let mut first = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+            first.write_record(TRAIL_HEADER).unwrap();
             for e in &entries {
                 w.write_entry(e).unwrap();
                 write_entry_as_first_written(&mut first, e).unwrap();
