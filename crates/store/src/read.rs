@@ -90,7 +90,7 @@ impl TextCells for rusqlite::Row<'_> {
         use rusqlite::types::ValueRef;
         match self.get_ref(i).map_err(rusqlite_error)? {
             ValueRef::Null => Ok(None),
-            ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+            ValueRef::Text(bytes) => crate::scan::utf8(bytes)
                 .map(Some)
                 .map_err(|e| rusqlite_error(rusqlite::Error::Utf8Error(e))),
             other => Err(rusqlite_error(rusqlite::Error::InvalidColumnType(

@@ -205,9 +205,17 @@ fn lent_text(cell: rusqlite::types::ValueRef<'_>) -> Option<Option<&str>> {
     use rusqlite::types::ValueRef;
     match cell {
         ValueRef::Null => Some(None),
-        ValueRef::Text(bytes) => std::str::from_utf8(bytes).ok().map(Some),
+        ValueRef::Text(bytes) => utf8(bytes).ok().map(Some),
         _ => None,
     }
+}
+
+/// `bytes` as text, as `std::str::from_utf8` judges it (and with its error),
+/// checked with vector instructions first: the standard check was 7 % of a
+/// 1M-voucher trail's or verify's samples (the details are long, mostly
+/// Chinese).
+pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    simdutf8::basic::from_utf8(bytes).or_else(|_| std::str::from_utf8(bytes))
 }
 
 /// Pages' entries handed back by their readers, for the next page to be
@@ -508,6 +516,26 @@ mod tests {
                 }
                 Err(e) => assert_eq!(got.map_err(shown).unwrap_err(), shown(e), "column {i}"),
             }
+        }
+    }
+
+    proptest! {
+        /// The vector check judges text as the standard one does, and
+        /// reports the standard error (valid text, broken sequences, Chinese).
+        #[test]
+        fn utf8_is_judged_as_std_judges_it(
+            text in "[a-z0-9=;|\u{4e2d}\u{3014}\u{1f600}]{0,80}",
+            cut in any::<prop::sample::Index>(),
+            noise in any::<u8>(),
+        ) {
+            let valid = text.as_bytes();
+            prop_assert_eq!(utf8(valid), Ok(text.as_str()));
+            let mut broken = valid.to_vec();
+            if !broken.is_empty() {
+                let at = cut.index(broken.len());
+                broken[at] = noise;
+            }
+            prop_assert_eq!(utf8(&broken), std::str::from_utf8(&broken));
         }
     }
 }
