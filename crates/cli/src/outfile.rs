@@ -92,9 +92,7 @@ impl OutputFile {
             _ => anyhow::Error::new(e.error).context(format!("writing {shown}")),
         })
     }
-}
 
-impl OutputFile {
     /// Starts the write-back of what reached the file since the last start:
     /// a hint to the kernel (Linux), not a sync; `commit` still syncs all.
     fn start_write_back(&mut self) {
