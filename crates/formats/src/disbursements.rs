@@ -100,18 +100,25 @@ impl Source {
         summary: &mut DisbursementSummary,
         pending: &mut VecDeque<Result<Voucher, RowError>>,
     ) {
-        let file = self.table.file.clone();
-        let mut fields = RowFields::new(&file, &self.header, &row);
-        if is_total_row(&self.header, &row) {
-            self.totals.state(&mut fields, self.unit, false);
-        } else if is_subtotal_row(&self.header, &row) {
+        // Borrowed field by field: the file name is not copied per row.
+        let Source {
+            table,
+            header,
+            unit,
+            ctx,
+            totals,
+        } = self;
+        let mut fields = RowFields::new(&table.file, header, &row);
+        if is_total_row(header, &row) {
+            totals.state(&mut fields, *unit, false);
+        } else if is_subtotal_row(header, &row) {
             fields.error(
                 "amount",
                 "a 小计 subtotal row cannot be checked in a disbursement file; remove it",
             );
         } else {
             summary.rows_read += 1;
-            let voucher = parse_row(&mut fields, self.unit, &self.ctx, &mut self.totals);
+            let voucher = parse_row(&mut fields, *unit, ctx, totals);
             if let Some(voucher) = voucher {
                 match summary.amount_total.checked_add(voucher.amount) {
                     Ok(sum) => {

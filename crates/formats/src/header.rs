@@ -491,20 +491,33 @@ impl<'a> RowFields<'a> {
 
 /// Is this a 合计/总计 total row (by its region name, or its first cell)?
 pub(crate) fn is_total_row(header: &HeaderMap, row: &RawRow) -> bool {
-    let is_total = |cell: &CellValue| {
-        matches!(
-            normalise_header(&crate::cells::cell_text(cell)).as_str(),
-            "合计" | "总计"
-        )
-    };
-    is_total(header.cell(row, "region_name")) || is_total(row.cell(0))
+    is_total_cell(header.cell(row, "region_name")) || is_total_cell(row.cell(0))
 }
 
 /// Is this a 小计 subtotal row (`长沙市小计`, `小计`)?
 pub(crate) fn is_subtotal_row(header: &HeaderMap, row: &RawRow) -> bool {
-    let is_sub =
-        |cell: &CellValue| normalise_header(&crate::cells::cell_text(cell)).ends_with("小计");
-    is_sub(header.cell(row, "region_name")) || is_sub(row.cell(0))
+    is_subtotal_cell(header.cell(row, "region_name")) || is_subtotal_cell(row.cell(0))
+}
+
+fn is_total_cell(cell: &CellValue) -> bool {
+    may_name_a_total(cell)
+        && matches!(
+            normalise_header(&crate::cells::cell_text(cell)).as_str(),
+            "合计" | "总计"
+        )
+}
+
+fn is_subtotal_cell(cell: &CellValue) -> bool {
+    may_name_a_total(cell) && normalise_header(&crate::cells::cell_text(cell)).ends_with("小计")
+}
+
+/// Whether the cell holds a `计` at all, without which no normalising
+/// makes it 合计, 总计 or …小计 (the normaliser drops whitespace and folds
+/// ASCII forms, quotes and brackets, never to or from `计`). Checked first
+/// because every data row is asked twice per name (two cells' text copied
+/// and normalised: eight allocations a row).
+fn may_name_a_total(cell: &CellValue) -> bool {
+    matches!(cell, CellValue::Text(t) if t.contains('计'))
 }
 
 #[cfg(test)]
@@ -741,6 +754,35 @@ mod tests {
                 (Ok(u), Ok(w)) => assert_eq!(u, w),
                 (Err(e), Err(w)) => assert!(e.to_string().contains(w), "{e}"),
                 (got, want) => panic!("got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    /// The totals' words as the cells were judged before the `计` check.
+    fn judged_in_full(cell: &CellValue) -> (bool, bool) {
+        let text = normalise_header(&crate::cells::cell_text(cell));
+        (
+            matches!(text.as_str(), "合计" | "总计"),
+            text.ends_with("小计"),
+        )
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn totals_are_judged_as_in_full(
+            text in "[ \t\u{3000}\u{FEFF}合总小计长沙市（）【】“”aA0-9]{0,8}",
+            number in proptest::num::f64::ANY,
+        ) {
+            for cell in [
+                CellValue::Text(text.clone()),
+                CellValue::Number(number),
+                CellValue::Empty,
+            ] {
+                proptest::prop_assert_eq!(
+                    (is_total_cell(&cell), is_subtotal_cell(&cell)),
+                    judged_in_full(&cell),
+                    "{:?}", cell
+                );
             }
         }
     }
