@@ -6,10 +6,10 @@
 
 mod common;
 
-use common::{day, gd_ledger, voucher, RECORDED_AT};
+use common::{day, gd_ledger, import_vouchers, voucher};
 use fundledger_core::domain::Voucher;
 use fundledger_store::testing::TestDb;
-use fundledger_store::{Store, VoucherImport, WriteTx};
+use fundledger_store::Store;
 use sqlx::Connection;
 
 fn vouchers(n: usize) -> Vec<Voucher> {
@@ -26,22 +26,6 @@ fn vouchers(n: usize) -> Vec<Voucher> {
             )
         })
         .collect()
-}
-
-async fn import(store: &Store, vouchers: Vec<Voucher>) {
-    let mut w = WriteTx::begin(
-        store,
-        "import disbursements",
-        Some(("st.csv", "0")),
-        RECORDED_AT,
-    )
-    .await
-    .expect("begin");
-    let mut imp = VoucherImport::start(&mut w).await.expect("start");
-    imp.note_batch(w.batch_id());
-    imp.push_chunk(&mut w, vouchers).await.expect("push");
-    imp.finish(&mut w).await.expect("finish");
-    w.commit().await.expect("commit");
 }
 
 /// The tables of `tables` that have statistics (rows in `pg_stats`, which
@@ -71,7 +55,7 @@ async fn a_large_import_leaves_its_tables_analysed_and_a_small_one_does_not() {
     gd_ledger(&store).await;
     assert_eq!(analysed(&db.url, GROWN).await, Vec::<String>::new());
 
-    import(&store, vouchers(1_200)).await;
+    import_vouchers(&store, "st.csv", vouchers(1_200)).await;
     assert_eq!(analysed(&db.url, GROWN).await, GROWN);
     let report = store.verify().await.expect("verify");
     assert!(report.failures.is_empty(), "{:?}", report.failures);
@@ -102,7 +86,7 @@ async fn a_role_that_does_not_own_the_tables_imports_and_leaves_them_to_their_ow
     let store = Store::open(&as_role, fundledger_store::OpenMode::MustExist)
         .await
         .expect("open as the role");
-    import(&store, vouchers(1_200)).await;
+    import_vouchers(&store, "st.csv", vouchers(1_200)).await;
     let report = store.verify().await.expect("verify");
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!(report.entries, 18 + 1_200);
