@@ -421,12 +421,16 @@ impl WriteTx {
             .rows_added
             .iter()
             .map(|(table, added)| (*table, *added))
-            .filter(|(_, added)| *added > ANALYZE_BASE_ROWS)
+            // One that would not be analysed even if it had been empty is
+            // not looked up.
+            .filter(|(_, added)| needs_analyze(*added, 0))
             .collect();
         for (table, added) in grown {
             let Some(row) = self
                 .row(
-                    "SELECT GREATEST(c.reltuples, 0)::bigint,                      CASE WHEN pg_has_role(c.relowner, 'USAGE') THEN 1 ELSE 0 END                      FROM pg_class c WHERE c.oid = to_regclass($1)",
+                    "SELECT GREATEST(c.reltuples, 0)::bigint, \
+                     CASE WHEN pg_has_role(c.relowner, 'USAGE') THEN 1 ELSE 0 END::bigint \
+                     FROM pg_class c WHERE c.oid = to_regclass($1)",
                     vec![Val::Text(table.to_string())],
                 )
                 .await?
