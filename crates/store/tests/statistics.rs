@@ -1,15 +1,16 @@
 //! A PostgreSQL command that grows a table by more than autovacuum would
 //! wait for leaves the table analysed (ADR 0005, decision 17): the next
 //! command's reads are planned from statistics, not from none. A small
-//! command pays nothing, and a role that does not own the tables imports
-//! as before, its tables left to their owner.
+//! command pays nothing, a command refused at COMMIT leaves no statistics
+//! behind, and a role that does not own the tables imports as before, its
+//! tables left to their owner.
 
 mod common;
 
-use common::{day, gd_ledger, import_vouchers, voucher};
+use common::{day, gd_ledger, import_vouchers, voucher, RECORDED_AT};
 use fundledger_core::domain::Voucher;
 use fundledger_store::testing::TestDb;
-use fundledger_store::Store;
+use fundledger_store::{Store, VoucherImport, WriteTx};
 use sqlx::Connection;
 
 fn vouchers(n: usize) -> Vec<Voucher> {
@@ -59,6 +60,66 @@ async fn a_large_import_leaves_its_tables_analysed_and_a_small_one_does_not() {
     assert_eq!(analysed(&db.url, GROWN).await, GROWN);
     let report = store.verify().await.expect("verify");
     assert!(report.failures.is_empty(), "{:?}", report.failures);
+    store.close().await;
+}
+
+/// How many times `ANALYZE` ran on `table`: a counter PostgreSQL keeps
+/// outside transactions, so it shows an `ANALYZE` that was rolled back.
+async fn analyze_count(url: &str, table: &str) -> i64 {
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+    sqlx::query_scalar(
+        "SELECT analyze_count FROM pg_stat_user_tables \
+         WHERE schemaname = current_schema() AND relname = $1",
+    )
+    .bind(table)
+    .fetch_one(&mut conn)
+    .await
+    .expect("pg_stat_user_tables")
+}
+
+#[tokio::test]
+async fn an_import_refused_at_commit_takes_its_statistics_with_it() {
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let store = db.store().await;
+    gd_ledger(&store).await;
+    // A check the database runs at COMMIT, after the ANALYZE.
+    let mut owner = sqlx::PgConnection::connect(&db.url).await.expect("owner");
+    for sql in [
+        "CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         IF NEW.voucher_no = 'ST000600' THEN RAISE EXCEPTION 'refused at commit'; END IF; \
+         RETURN NEW; END $$",
+        "CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON vouchers \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()",
+    ] {
+        sqlx::query(sql).execute(&mut owner).await.expect(sql);
+    }
+
+    let mut w = WriteTx::begin(
+        &store,
+        "import disbursements",
+        Some(("st.csv", "0")),
+        RECORDED_AT,
+    )
+    .await
+    .expect("begin");
+    let mut imp = VoucherImport::start(&mut w).await.expect("start");
+    imp.note_batch(w.batch_id());
+    imp.push_chunk(&mut w, vouchers(1_200)).await.expect("push");
+    imp.finish(&mut w).await.expect("finish");
+    let refused = w.commit().await.expect_err("the commit is refused");
+    assert!(
+        refused.to_string().contains("refused at commit"),
+        "{refused}"
+    );
+
+    // The ANALYZE ran, and its statistics went with the rows.
+    assert_eq!(analyze_count(&db.url, "vouchers").await, 1);
+    assert_eq!(analysed(&db.url, GROWN).await, Vec::<String>::new());
+    let report = store.verify().await.expect("verify");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.entries, 18);
     store.close().await;
 }
 
