@@ -7,15 +7,16 @@ use crate::account::AccountNameError;
 use crate::{Account, Fen, LedgerError, Posting, Transaction, TxKind, TxMeta};
 use chrono::NaiveDate;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoredPosting {
     pub seq: i64,
     pub account: String,
     pub amount: Fen,
 }
 
-/// A journal entry exactly as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A journal entry exactly as stored; `Default` is an entry of empty
+/// fields for a scan to read a row into.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct JournalEntry {
     pub entry_no: i64,
     pub tx_id: String,

@@ -88,7 +88,7 @@ impl PgScan {
         let mut spare = spare_entries();
         let mut entries = Vec::with_capacity(JOURNAL_PAGE_ENTRIES as usize);
         self.each_row(JOURNAL_SELECT, (after, upto), |r| {
-            let mut e = spare.pop().unwrap_or_else(empty_entry);
+            let mut e = spare.pop().unwrap_or_default();
             read_entry_into(r, &mut e)?;
             entries.push(e);
             Ok(())
@@ -201,20 +201,6 @@ impl PgParams for &str {
         query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
     ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
         query.bind(self.to_string())
-    }
-}
-
-/// An entry with every field empty, to be read into.
-fn empty_entry() -> JournalEntry {
-    let posting = StoredPosting {
-        seq: 0,
-        account: String::new(),
-        amount: Fen::ZERO,
-    };
-    JournalEntry {
-        kind: String::new(),
-        postings: Vec::new(),
-        ..orphan_marker(0, posting)
     }
 }
 
