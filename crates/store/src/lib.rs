@@ -22,6 +22,7 @@ mod location;
 mod packed;
 mod pages;
 mod pg_scan;
+mod pg_write;
 mod read;
 mod reconcile;
 pub mod roles;
@@ -302,10 +303,17 @@ async fn ensure_synchronous_commit(conn: &mut sqlx::AnyConnection) -> Result<(),
     let setting: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
         .fetch_one(&mut *conn)
         .await?;
-    if setting == "off" {
-        conn.execute("SET synchronous_commit = on").await?;
+    if let Some(fix) = synchronous_commit_fix(&setting) {
+        conn.execute(fix).await?;
     }
     Ok(())
+}
+
+/// What a session whose `synchronous_commit` is `setting` runs to make its
+/// commits durable (see [`ensure_synchronous_commit`]); every PostgreSQL
+/// connection of ours, pooled or typed (pg_write.rs), runs it.
+pub(crate) fn synchronous_commit_fix(setting: &str) -> Option<&'static str> {
+    (setting == "off").then_some("SET synchronous_commit = on")
 }
 
 fn connection_url(url: &str, mode: OpenMode) -> Result<(Backend, String)> {

@@ -1,14 +1,16 @@
 //! The few statements a write transaction runs besides its buffered inserts
-//! (presence lookups, pool state, seals), written once for both of its
-//! connections: sqlx's `Any` connection (PostgreSQL, and a SQLite store on
-//! one pooled connection) and the typed SQLite writer thread (lite.rs).
+//! (presence lookups, pool state, seals), written once for all of its
+//! connections: sqlx's `Any` connection (a store on one pooled
+//! connection), the typed SQLite writer thread (lite.rs) and the typed
+//! PostgreSQL connection (pg_write.rs).
 //! `$N` placeholders, as everywhere; values as [`Val`].
 
 use crate::read::Cells;
 use crate::write::Val;
 use crate::{Result, StoreError};
 use sqlx::any::AnyRow;
-use sqlx::AnyConnection;
+use sqlx::postgres::PgRow;
+use sqlx::{AnyConnection, Row};
 
 /// Something that runs one statement with bound values.
 pub(crate) trait Sql {
@@ -31,10 +33,14 @@ pub(crate) trait Sql {
     }
 }
 
-/// A row read through either connection.
+/// A row read through any of the write transaction's connections.
 pub(crate) enum SqlRow {
     Any(AnyRow),
     Lite(Vec<rusqlite::types::Value>),
+    /// The typed PostgreSQL writer's (pg_write.rs); every integer column
+    /// of the schema is BIGINT, and a computed one is cast to it, as for
+    /// the `Any` driver.
+    Pg(PgRow),
 }
 
 impl SqlRow {
@@ -43,7 +49,9 @@ impl SqlRow {
             SqlRow::Lite(cells) => cells
                 .get(i)
                 .ok_or_else(|| StoreError::Corrupt(format!("no column {i} in the row read"))),
-            SqlRow::Any(_) => unreachable!("an AnyRow is read through its own getters"),
+            SqlRow::Any(_) | SqlRow::Pg(_) => {
+                unreachable!("a driver's row is read through its own getters")
+            }
         }
     }
 }
@@ -59,6 +67,7 @@ impl Cells for SqlRow {
     fn text(&self, i: usize) -> Result<String> {
         match self {
             SqlRow::Any(r) => r.text(i),
+            SqlRow::Pg(r) => Ok(r.try_get(i)?),
             SqlRow::Lite(_) => match self.opt_text(i)? {
                 Some(t) => Ok(t),
                 None => Err(StoreError::Corrupt(format!(
@@ -71,6 +80,7 @@ impl Cells for SqlRow {
         use rusqlite::types::Value;
         match self {
             SqlRow::Any(r) => r.opt_text(i),
+            SqlRow::Pg(r) => Ok(r.try_get(i)?),
             SqlRow::Lite(_) => match self.lite(i)? {
                 Value::Null => Ok(None),
                 Value::Text(t) => Ok(Some(t.clone())),
@@ -81,6 +91,7 @@ impl Cells for SqlRow {
     fn int(&self, i: usize) -> Result<i64> {
         match self {
             SqlRow::Any(r) => r.int(i),
+            SqlRow::Pg(r) => Ok(r.try_get(i)?),
             SqlRow::Lite(_) => self.opt_int(i)?.ok_or_else(|| {
                 StoreError::Corrupt(format!("column {i}: expected an integer, found NULL"))
             }),
@@ -90,6 +101,7 @@ impl Cells for SqlRow {
         use rusqlite::types::Value;
         match self {
             SqlRow::Any(r) => r.opt_int(i),
+            SqlRow::Pg(r) => Ok(r.try_get(i)?),
             SqlRow::Lite(_) => match self.lite(i)? {
                 Value::Null => Ok(None),
                 Value::Integer(x) => Ok(Some(*x)),

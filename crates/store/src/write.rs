@@ -4,6 +4,7 @@
 
 use crate::lite::{LiteWriter, Tables};
 use crate::packed::{CellValue, Packed};
+use crate::pg_write::PgWriter;
 use crate::read::Cells;
 use crate::seal::JournalHead;
 use crate::sql::{Sql, SqlRow};
@@ -103,10 +104,10 @@ enum Link {
     /// (lite.rs, ADR 0005 decision 14). `None` once finished.
     Lite(Option<LiteWriter>),
     /// PostgreSQL, or a SQLite store on one pooled connection (the tamper
-    /// tests): sqlx's `Any` connection from the pool.
+    /// tests): a connection written to by a task of its own.
     Pool {
         /// `None` while a background write has it (`in_flight`).
-        conn: Option<PoolConnection<Any>>,
+        conn: Option<Conn>,
         /// The buffered rows being written on a task of its own while the
         /// command builds the next rows (decision 13). Every read and the
         /// commit wait for it first ([`WriteTx::settled`]), so they see
@@ -129,8 +130,16 @@ impl WriteTx {
             (Backend::Sqlite, Some(path)) => Link::Lite(Some(
                 LiteWriter::begin(path, &sqlite_write_pragmas()).await?,
             )),
+            (Backend::Postgres, _) if store.postgres_url().is_some() => {
+                let url = store.postgres_url().expect("checked");
+                let writer = PgWriter::begin(url, PG_WRITER_LOCK, FLUSH_ORDER).await?;
+                Link::Pool {
+                    conn: Some(Conn::Pg(Box::new(writer))),
+                    in_flight: None,
+                }
+            }
             (backend, _) => Link::Pool {
-                conn: Some(begin_pooled(store, backend).await?),
+                conn: Some(Conn::Pooled(begin_pooled(store, backend).await?)),
                 in_flight: None,
             },
         };
@@ -211,7 +220,7 @@ impl WriteTx {
     /// The pooled connection once its background write (if any) has
     /// finished; that write's error, if it failed. Rows still buffered stay
     /// buffered.
-    async fn settled(&mut self) -> Result<&mut AnyConnection> {
+    async fn settled(&mut self) -> Result<&mut Conn> {
         let Link::Pool { conn, in_flight } = &mut self.link else {
             unreachable!("only a pooled link is settled")
         };
@@ -228,10 +237,9 @@ impl WriteTx {
             *conn = lent.0.take();
             written?;
         }
-        let conn = conn
+        Ok(conn
             .as_mut()
-            .expect("the connection is home once no write is in flight");
-        Ok(&mut **conn)
+            .expect("the connection is home once no write is in flight"))
     }
 
     /// The balance of `account` including this command's own postings: the
@@ -376,7 +384,7 @@ impl WriteTx {
         *in_flight = Some(tokio::spawn(async move {
             let conn = lent.0.as_mut().expect("a lent connection");
             for rows in &tables {
-                if let Err(e) = insert_rows(conn, backend, rows).await {
+                if let Err(e) = conn.insert(backend, rows).await {
                     return (lent, Err(e));
                 }
             }
@@ -468,7 +476,18 @@ impl WriteTx {
                 writer.finish(commit).await?;
             }
             Link::Pool { .. } => {
-                Executor::execute(self.settled().await?, statement).await?;
+                self.settled().await?;
+                let Link::Pool { conn, .. } = &mut self.link else {
+                    unreachable!("a pooled link")
+                };
+                match conn.take().expect("settled") {
+                    Conn::Pooled(mut pooled) => {
+                        let done = Executor::execute(&mut *pooled, statement).await;
+                        *conn = Some(Conn::Pooled(pooled));
+                        done?;
+                    }
+                    Conn::Pg(writer) => writer.finish(statement).await?,
+                }
             }
         }
         self.finished = true;
@@ -483,7 +502,7 @@ impl Sql for WriteTx {
         self.flush().await?;
         match &self.link {
             Link::Lite(writer) => lite_writer(writer).rows(sql, args).await,
-            Link::Pool { .. } => Sql::rows(self.settled().await?, sql, args).await,
+            Link::Pool { .. } => self.settled().await?.rows(sql, args).await,
         }
     }
 
@@ -491,7 +510,7 @@ impl Sql for WriteTx {
         self.flush().await?;
         match &self.link {
             Link::Lite(writer) => lite_writer(writer).execute(sql, args).await,
-            Link::Pool { .. } => Sql::execute(self.settled().await?, sql, args).await,
+            Link::Pool { .. } => self.settled().await?.execute(sql, args).await,
         }
     }
 }
@@ -548,8 +567,9 @@ impl Drop for WriteTx {
             // Dropped mid-transaction (an error or a panic). SQLite's writer
             // thread closes its connection when its end is dropped; a pooled
             // connection is closed rather than returned to the pool, which
-            // makes the server roll the transaction back, and one out on a
-            // background write is closed by its `Lent` when that ends.
+            // makes the server roll the transaction back (a typed one closes
+            // as it is dropped), and one out on a background write is closed
+            // by its `Lent` when that ends.
             if let Link::Pool {
                 conn: Some(conn), ..
             } = &mut self.link
@@ -560,11 +580,52 @@ impl Drop for WriteTx {
     }
 }
 
+/// The connection of a pooled link.
+enum Conn {
+    /// sqlx's `Any` connection from the pool: a store on one pooled
+    /// connection (the tamper tests), either backend.
+    Pooled(PoolConnection<Any>),
+    /// A PostgreSQL ledger: a typed connection of its own whose buffers go
+    /// in with `COPY` (pg_write.rs, ADR 0005 decision 21).
+    Pg(Box<PgWriter>),
+}
+
+impl Conn {
+    async fn insert(&mut self, backend: Backend, rows: &Packed) -> Result<()> {
+        match self {
+            Conn::Pooled(conn) => insert_rows(conn, backend, rows).await,
+            Conn::Pg(writer) => writer.insert(rows).await,
+        }
+    }
+
+    async fn rows(&mut self, sql: &str, args: Vec<Val>) -> Result<Vec<SqlRow>> {
+        match self {
+            Conn::Pooled(conn) => Sql::rows(&mut **conn, sql, args).await,
+            Conn::Pg(writer) => writer.rows(sql, &args).await,
+        }
+    }
+
+    async fn execute(&mut self, sql: &str, args: Vec<Val>) -> Result<u64> {
+        match self {
+            Conn::Pooled(conn) => Sql::execute(&mut **conn, sql, args).await,
+            Conn::Pg(writer) => writer.execute(sql, &args).await,
+        }
+    }
+
+    /// Closes a pooled connection when it is dropped instead of returning
+    /// it to the pool mid-transaction; a typed one is closed by its drop.
+    fn close_on_drop(&mut self) {
+        if let Conn::Pooled(conn) = self {
+            conn.close_on_drop();
+        }
+    }
+}
+
 /// The connection lent to a background write. Taken back by
 /// [`WriteTx::settled`]; if nobody takes it back (the WriteTx was dropped:
 /// an error or a panic), it is closed, never returned to the pool in the
 /// middle of its transaction.
-struct Lent(Option<PoolConnection<Any>>);
+struct Lent(Option<Conn>);
 
 impl Drop for Lent {
     fn drop(&mut self) {
