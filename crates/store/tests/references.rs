@@ -2,7 +2,8 @@
 //! postings.entry_no, vouchers.entry_no) are enforced by the database on
 //! both backends: by SQLite's foreign keys, and on PostgreSQL since
 //! migration 0008 by a check per statement over all its rows (ADR 0005,
-//! decision 19). A row naming no parent is refused, however many good
+//! decision 19), which since migration 0009 counts a range of the parent's
+//! key before it looks any row up (decision 22). A row naming no parent is refused, however many good
 //! rows share its statement, with PostgreSQL's foreign-key error, and the
 //! table is left as it was. Re-keying a row is refused the same way once
 //! the append-only triggers, which refuse it first, are gone.
@@ -158,6 +159,66 @@ async fn a_parent_written_earlier_in_the_transaction_is_found() {
         ] {
             let done = sqlx::query(&sql).execute(&mut *tx).await.expect(&sql);
             assert_eq!(done.rows_affected(), 3, "{:?}: {sql}", db.backend);
+        }
+        tx.rollback().await.expect("rollback");
+        store.close().await;
+    }
+}
+
+/// The keys a statement names need not be dense (migration 0009 counts the
+/// parent's keys between the lowest and highest first, ADR 0005 decision
+/// 22): keys on both sides of a gap in the parent go in, and a key missing
+/// inside a range whose ends are present is refused, by name.
+#[tokio::test]
+async fn a_gap_in_the_parent_is_looked_through_key_by_key() {
+    for db in TestDb::all() {
+        let store = db.store().await;
+        gd_ledger(&store).await;
+        let mut tx = store.pool().begin().await.expect("begin");
+        // Entries 100000 + n beside 1..=n: a gap of about 100,000 numbers.
+        let copies = insert_sql("journal", "batch_id", "batch_id");
+        sqlx::query(&copies).execute(&mut *tx).await.expect(&copies);
+        let last: i64 = sqlx::query_scalar("SELECT MAX(entry_no) FROM journal")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("last entry");
+        assert!(last > 100_000, "{last}");
+
+        let across = format!(
+            "INSERT INTO postings (entry_no, seq, account, amount_fen) \
+             VALUES (1, 101, 'x', 0), ({last}, 101, 'x', 0)"
+        );
+        let done = sqlx::query(&across).execute(&mut *tx).await.expect(&across);
+        assert_eq!(done.rows_affected(), 2, "{:?}", db.backend);
+
+        let into_the_gap = format!(
+            "INSERT INTO postings (entry_no, seq, account, amount_fen) \
+             VALUES (1, 102, 'x', 0), (50000, 102, 'x', 0), ({last}, 102, 'x', 0)"
+        );
+        let refused = sqlx::query(&into_the_gap)
+            .execute(&mut *tx)
+            .await
+            .expect_err(&into_the_gap);
+        let message = refused.to_string();
+        match db.backend {
+            Backend::Sqlite => {
+                assert!(
+                    message.contains("FOREIGN KEY constraint failed"),
+                    "{message}"
+                )
+            }
+            Backend::Postgres => {
+                let e = refused.as_database_error().expect("a database error");
+                assert_eq!(e.code().as_deref(), Some("23503"), "{message}");
+                let detail = e
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .and_then(|e| e.detail().map(str::to_string));
+                assert_eq!(
+                    detail.as_deref(),
+                    Some("Key (entry_no)=(50000) is not present in table \"journal\"."),
+                    "{message}"
+                );
+            }
         }
         tx.rollback().await.expect("rollback");
         store.close().await;
