@@ -317,8 +317,10 @@ fn opt_number_field(out: &mut Vec<u8>, name: &str, value: Option<i64>) {
 /// `value` with `\`, tab, LF and CR written as `\\`, `\t`, `\n`, `\r`
 /// (one pass; the same text as replacing them one after the other). The
 /// runs between escapes are found a word at a time and copied whole: this
-/// writes every text field of every entry on each `verify`.
-fn push_escaped(out: &mut Vec<u8>, value: &str) {
+/// writes every text field of every entry on each `verify`. It is also
+/// exactly the escaping of PostgreSQL's `COPY` text format, which the
+/// store's PostgreSQL writer sends rows in.
+pub fn push_escaped(out: &mut Vec<u8>, value: &str) {
     let mut rest = value.as_bytes();
     loop {
         let at = first_byte_in(rest, b"\\\t\n\r");
@@ -337,7 +339,7 @@ fn push_escaped(out: &mut Vec<u8>, value: &str) {
 }
 
 /// Decimal digits of `value`, as `Display` writes them.
-fn push_i64(out: &mut Vec<u8>, value: i64) {
+pub fn push_i64(out: &mut Vec<u8>, value: i64) {
     if value < 0 {
         out.push(b'-');
     }

@@ -15,6 +15,7 @@ use crate::packed::{CellValue, Packed};
 use crate::sql::SqlRow;
 use crate::write::{insert_sql, Val, FLUSH_ROWS};
 use crate::{Backend, Result, StoreError};
+use fundledger_core::tx::{push_escaped, push_i64};
 use sqlx::postgres::{PgArguments, PgConnectOptions};
 use sqlx::query::Query;
 use sqlx::{Connection, Executor, PgConnection, Postgres};
@@ -163,60 +164,25 @@ fn copy_text(rows: &Packed, out: &mut Vec<u8>) {
 
 fn push_copy_cell(out: &mut Vec<u8>, cell: CellValue<'_>) {
     match cell {
-        CellValue::Int(i) => {
-            let mut digits = [0u8; 20];
-            out.extend_from_slice(int_text(i, &mut digits));
-        }
+        CellValue::Int(i) => push_i64(out, i),
         CellValue::NullInt | CellValue::NullText => out.extend_from_slice(b"\\N"),
-        CellValue::Text(t) => push_copy_str(out, t),
+        // The chain's canonical form escapes the same four bytes the same
+        // way (fundledger_core::tx).
+        CellValue::Text(t) => push_escaped(out, t),
     }
-}
-
-fn push_copy_str(out: &mut Vec<u8>, t: &str) {
-    let special = |b: &u8| matches!(b, b'\\' | b'\t' | b'\n' | b'\r');
-    if !t.as_bytes().iter().any(special) {
-        out.extend_from_slice(t.as_bytes());
-        return;
-    }
-    for &b in t.as_bytes() {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            _ => out.push(b),
-        }
-    }
-}
-
-/// `i` in decimal, written into `digits` (20 bytes hold every i64).
-fn int_text(i: i64, digits: &mut [u8; 20]) -> &[u8] {
-    let mut n = i.unsigned_abs();
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if i < 0 {
-        at -= 1;
-        digits[at] = b'-';
-    }
-    &digits[at..]
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{copy_text, int_text, push_copy_str};
+    use super::copy_text;
     use crate::packed::Packed;
     use crate::write::Val;
+    use fundledger_core::tx::{push_escaped, push_i64};
 
     fn check_int(i: i64, expected: &str) {
-        let mut digits = [0u8; 20];
-        assert_eq!(int_text(i, &mut digits), expected.as_bytes(), "{i}");
+        let mut out = Vec::new();
+        push_i64(&mut out, i);
+        assert_eq!(out, expected.as_bytes(), "{i}");
     }
 
     #[test]
@@ -231,7 +197,7 @@ mod tests {
 
     fn check_str(text: &str, expected: &str) {
         let mut out = Vec::new();
-        push_copy_str(&mut out, text);
+        push_escaped(&mut out, text);
         assert_eq!(String::from_utf8(out).unwrap(), expected, "{text:?}");
     }
 
