@@ -126,19 +126,18 @@ impl WriteTx {
         recorded_at: &str,
     ) -> Result<WriteTx> {
         store.ensure_initialised().await?;
-        let link = match (store.backend(), store.sqlite_path()) {
-            (Backend::Sqlite, Some(path)) => Link::Lite(Some(
+        let link = match (store.backend(), store.sqlite_path(), store.postgres_url()) {
+            (Backend::Sqlite, Some(path), _) => Link::Lite(Some(
                 LiteWriter::begin(path, &sqlite_write_pragmas()).await?,
             )),
-            (Backend::Postgres, _) if store.postgres_url().is_some() => {
-                let url = store.postgres_url().expect("checked");
+            (Backend::Postgres, _, Some(url)) => {
                 let writer = PgWriter::begin(url, PG_WRITER_LOCK, FLUSH_ORDER).await?;
                 Link::Pool {
                     conn: Some(Conn::Pg(Box::new(writer))),
                     in_flight: None,
                 }
             }
-            (backend, _) => Link::Pool {
+            (backend, _, _) => Link::Pool {
                 conn: Some(Conn::Pooled(begin_pooled(store, backend).await?)),
                 in_flight: None,
             },
