@@ -3,7 +3,9 @@
 //! both backends: by SQLite's foreign keys, and on PostgreSQL since
 //! migration 0008 by a check per statement over all its rows (ADR 0005,
 //! decision 19), which since migration 0009 counts a range of the parent's
-//! key before it looks any row up (decision 22). A row naming no parent is refused, however many good
+//! key before it looks any row up (decision 22), and since migration 0010
+//! runs as static queries planned once, in the ledger's own schema
+//! (decision 23). A row naming no parent is refused, however many good
 //! rows share its statement, with PostgreSQL's foreign-key error, and the
 //! table is left as it was. Re-keying a row is refused the same way once
 //! the append-only triggers, which refuse it first, are gone.
@@ -219,6 +221,45 @@ async fn a_gap_in_the_parent_is_looked_through_key_by_key() {
                     "{message}"
                 );
             }
+        }
+        tx.rollback().await.expect("rollback");
+        store.close().await;
+    }
+}
+
+/// The checks find the parent in the ledger's own schema (migration 0010
+/// pins the function's search path, ADR 0005 decision 23): a session's
+/// temporary table named `journal`, holding the entry a posting names,
+/// does not make that posting's reference good.
+#[tokio::test]
+async fn a_temporary_table_cannot_stand_in_for_the_parent() {
+    for db in TestDb::all() {
+        let store = db.store().await;
+        gd_ledger(&store).await;
+        let mut tx = store.pool().begin().await.expect("begin");
+        for sql in [
+            "CREATE TEMP TABLE journal (entry_no BIGINT PRIMARY KEY)",
+            "INSERT INTO journal (entry_no) VALUES (999999)",
+        ] {
+            sqlx::query(sql).execute(&mut *tx).await.expect(sql);
+        }
+        let sql = "INSERT INTO postings (entry_no, seq, account, amount_fen) \
+                   VALUES (999999, 1, 'x', 0)";
+        let refused = sqlx::query(sql).execute(&mut *tx).await.expect_err(sql);
+        let message = refused.to_string();
+        match db.backend {
+            Backend::Sqlite => assert!(
+                message.contains("FOREIGN KEY constraint failed"),
+                "{message}"
+            ),
+            Backend::Postgres => assert_eq!(
+                refused
+                    .as_database_error()
+                    .and_then(|e| e.code())
+                    .as_deref(),
+                Some("23503"),
+                "{message}"
+            ),
         }
         tx.rollback().await.expect("rollback");
         store.close().await;
