@@ -463,7 +463,10 @@ enum StreamOrder {
     /// `COLLATE "C"` made the server sort every voucher (1.3-3 s of a 1M
     /// reconcile, spilling to disk). A canonical `YYYY-MM-DD` date (all an
     /// import stores) sorts the same in every collation; a forged one out
-    /// of order is the engine's "out of order" refusal, as before.
+    /// of order is the engine's "out of order" refusal, as before. Since
+    /// migration 0011 both columns are `COLLATE "C"`, so the index gives
+    /// byte order itself; the per-day ordering stays as the guard of a
+    /// column whose collation was changed by hand.
     VoucherNoWithinDay,
 }
 

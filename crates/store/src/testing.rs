@@ -64,6 +64,20 @@ impl TestDb {
     /// A fresh PostgreSQL database, or None (announced on stderr) when
     /// `FUNDLEDGER_TEST_PG` is not set.
     pub fn postgres() -> Option<TestDb> {
+        TestDb::postgres_created_with("")
+    }
+
+    /// A fresh PostgreSQL database whose collation is ICU's for `locale`
+    /// (`en-US`): a language's order, as on most production servers,
+    /// where the test server's own is `C.UTF-8`.
+    pub fn postgres_icu(locale: &str) -> Option<TestDb> {
+        TestDb::postgres_created_with(&format!(
+            " TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '{locale}' LOCALE 'C.UTF-8'"
+        ))
+    }
+
+    /// `CREATE DATABASE <fresh name>` followed by `options`.
+    fn postgres_created_with(options: &str) -> Option<TestDb> {
         let Ok(admin_url) = std::env::var("FUNDLEDGER_TEST_PG") else {
             eprintln!(
                 "\n*** PostgreSQL tests NOT RUN: FUNDLEDGER_TEST_PG is not set \
@@ -80,7 +94,7 @@ impl TestDb {
                 .map(|d| d.subsec_nanos())
                 .unwrap_or(0)
         );
-        admin_sql(&admin_url, &format!("CREATE DATABASE \"{name}\""));
+        admin_sql(&admin_url, &format!("CREATE DATABASE \"{name}\"{options}"));
         let url = replace_db_name(&admin_url, &name);
         Some(TestDb {
             url,
