@@ -30,6 +30,13 @@ const SQLITE_WRITE_CACHE_KIB: u32 = 32_768;
 /// Most rows a buffer holds before it is written in one multi-row INSERT.
 pub(crate) const FLUSH_ROWS: usize = 500;
 
+/// Rows a buffer holds before a PostgreSQL write transaction sends it
+/// with `COPY` (ADR 0005, decision 25): each `COPY` costs the server two
+/// waits for the client and a run of the statement's reference checks,
+/// whatever its size; a larger one keeps the server idle longer while the
+/// command builds a chunk's first rows.
+const PG_COPY_ROWS: usize = 2000;
+
 /// Rows a command adds to a table before it analyses it, besides a tenth
 /// of the rows the table held: autovacuum's own defaults
 /// (`autovacuum_analyze_threshold`, `autovacuum_analyze_scale_factor`).
@@ -95,6 +102,8 @@ pub struct WriteTx {
     /// Rows handed to the writer per buffered table, for
     /// [`WriteTx::analyze_grown_tables`].
     rows_added: BTreeMap<&'static str, u64>,
+    /// Rows a buffer holds before it is written.
+    flush_rows: usize,
     finished: bool,
 }
 
@@ -126,21 +135,31 @@ impl WriteTx {
         recorded_at: &str,
     ) -> Result<WriteTx> {
         store.ensure_initialised().await?;
-        let link = match (store.backend(), store.sqlite_path(), store.postgres_url()) {
-            (Backend::Sqlite, Some(path), _) => Link::Lite(Some(
-                LiteWriter::begin(path, &sqlite_write_pragmas()).await?,
-            )),
+        // The typed PostgreSQL writer sends each buffer with `COPY`, which
+        // takes larger ones; the others write multi-row INSERTs.
+        let (link, flush_rows) = match (store.backend(), store.sqlite_path(), store.postgres_url())
+        {
+            (Backend::Sqlite, Some(path), _) => (
+                Link::Lite(Some(
+                    LiteWriter::begin(path, &sqlite_write_pragmas()).await?,
+                )),
+                FLUSH_ROWS,
+            ),
             (Backend::Postgres, _, Some(url)) => {
                 let writer = PgWriter::begin(url, PG_WRITER_LOCK, FLUSH_ORDER).await?;
-                Link::Pool {
+                let link = Link::Pool {
                     conn: Some(Conn::Pg(Box::new(writer))),
                     in_flight: None,
-                }
+                };
+                (link, PG_COPY_ROWS)
             }
-            (backend, _, _) => Link::Pool {
-                conn: Some(Conn::Pooled(begin_pooled(store, backend).await?)),
-                in_flight: None,
-            },
+            (backend, _, _) => {
+                let link = Link::Pool {
+                    conn: Some(Conn::Pooled(begin_pooled(store, backend).await?)),
+                    in_flight: None,
+                };
+                (link, FLUSH_ROWS)
+            }
         };
         let mut tx = WriteTx {
             link,
@@ -155,6 +174,7 @@ impl WriteTx {
             batches: Vec::new(),
             appended: 0,
             rows_added: BTreeMap::new(),
+            flush_rows,
             finished: false,
         };
         let head = tx
@@ -343,9 +363,9 @@ impl WriteTx {
         self.flush_if_full().await
     }
 
-    /// Writes the buffers once one of them holds FLUSH_ROWS rows.
+    /// Writes the buffers once one of them holds `flush_rows` rows.
     async fn flush_if_full(&mut self) -> Result<()> {
-        if self.buffers.values().any(|b| b.rows() >= FLUSH_ROWS) {
+        if self.buffers.values().any(|b| b.rows() >= self.flush_rows) {
             self.flush().await?;
         }
         Ok(())
