@@ -248,8 +248,9 @@ async fn each_role_may_do_only_its_commands_and_the_database_refuses_the_rest() 
     // More vouchers than one buffer holds: the officer's journal rows,
     // which row security keeps from `COPY`, go in as several INSERTs per
     // buffer (ADR 0005, decisions 21 and 25).
-    let many = officer_vouchers(2_500);
-    let imported = fl(o, &["import", "disbursements", &many.path_str()]).ok();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let many = write_file(dir.path(), "officer_vouchers.csv", &officer_vouchers(2_500));
+    let imported = fl(o, &["import", "disbursements", &many]).ok();
     assert!(
         imported.stderr.contains("total: 2500 voucher(s) added"),
         "{}",
@@ -308,20 +309,7 @@ async fn each_role_may_do_only_its_commands_and_the_database_refuses_the_rest() 
 
 /// A disbursement file of `n` vouchers of 1.00 yuan each, paid in June
 /// 2021 by Guangzhou under 三结合 without a document number.
-struct VoucherFile {
-    _dir: tempfile::TempDir,
-    path: std::path::PathBuf,
-}
-
-impl VoucherFile {
-    fn path_str(&self) -> String {
-        self.path.to_string_lossy().into_owned()
-    }
-}
-
-fn officer_vouchers(n: usize) -> VoucherFile {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let path = dir.path().join("officer_vouchers.csv");
+fn officer_vouchers(n: usize) -> Vec<u8> {
     let mut text = String::from(
         "支付凭证号,支付日期,财政区划代码,地区名称,项目名称,指标文号,支付金额（元）,原支付凭证号,收款单位,摘要\n",
     );
@@ -330,6 +318,5 @@ fn officer_vouchers(n: usize) -> VoucherFile {
             "OF{i:06},2021-06-01,440100,广州市,三结合,,1.00,,广州市计划生育协会,项目资金\n"
         ));
     }
-    std::fs::write(&path, text).expect("write the voucher file");
-    VoucherFile { _dir: dir, path }
+    text.into_bytes()
 }

@@ -265,3 +265,43 @@ async fn a_temporary_table_cannot_stand_in_for_the_parent() {
         store.close().await;
     }
 }
+
+/// A trigger on the check function other than the three the schema
+/// declares still gets the check (migration 0010 keeps 0009's query, built
+/// as text, for any reference it has no static query for): a table of
+/// this test's own referencing `batches`.
+#[tokio::test]
+async fn a_reference_without_a_static_query_is_still_checked() {
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let store = db.store().await;
+    gd_ledger(&store).await;
+    let mut tx = store.pool().begin().await.expect("begin");
+    for sql in [
+        "CREATE TABLE notes (batch_id BIGINT)",
+        "CREATE TRIGGER notes_batch_id_fkey_insert AFTER INSERT ON notes \
+         REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION \
+         fundledger_references_exist('notes_batch_id_fkey', 'batch_id', 'batches', 'batch_id')",
+        "INSERT INTO notes (batch_id) SELECT batch_id FROM batches",
+    ] {
+        sqlx::query(sql).execute(&mut *tx).await.expect(sql);
+    }
+    let sql = "INSERT INTO notes (batch_id) VALUES (1), (999999)";
+    let refused = sqlx::query(sql).execute(&mut *tx).await.expect_err(sql);
+    let e = refused.as_database_error().expect("a database error");
+    assert_eq!(e.code().as_deref(), Some("23503"), "{refused}");
+    let pg = e
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .expect("a PostgreSQL error");
+    assert_eq!(
+        pg.message(),
+        "insert or update on table \"notes\" violates foreign key constraint \"notes_batch_id_fkey\""
+    );
+    assert_eq!(
+        pg.detail(),
+        Some("Key (batch_id)=(999999) is not present in table \"batches\".")
+    );
+    tx.rollback().await.expect("rollback");
+    store.close().await;
+}
