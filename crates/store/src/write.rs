@@ -33,9 +33,32 @@ pub(crate) const FLUSH_ROWS: usize = 500;
 /// Rows a buffer holds before a PostgreSQL write transaction sends it
 /// with `COPY` (ADR 0005, decision 25): each `COPY` costs the server two
 /// waits for the client and a run of the statement's reference checks,
-/// whatever its size; a larger one keeps the server idle longer while the
-/// command builds a chunk's first rows.
+/// whatever its size; a larger one kept the server idle longer while the
+/// command built a chunk's first rows (now sent early, at
+/// [`PG_IDLE_FLUSH_ROWS`]).
 const PG_COPY_ROWS: usize = 2000;
+
+/// Rows a buffer holds before a PostgreSQL write transaction sends it
+/// when nothing is being written (ADR 0005, decision 27): the server
+/// starts on a chunk's rows after about 125 vouchers instead of 1,000.
+const PG_IDLE_FLUSH_ROWS: usize = 250;
+
+/// Whether buffers whose largest holds `most_rows` rows are written now:
+/// when full, or (where `idle_flush_rows` is set) when they hold that many
+/// and the writer has nothing to do. On PostgreSQL the server writes and
+/// the command builds rows in turn at each chunk's start: the chunk's
+/// presence lookup waits for every earlier write, and the server then
+/// waited for the first full buffer of the chunk, about 1,000 vouchers
+/// (ADR 0005, decision 27).
+fn flush_due(
+    most_rows: usize,
+    flush_rows: usize,
+    idle_flush_rows: Option<usize>,
+    writer_idle: impl FnOnce() -> bool,
+) -> bool {
+    most_rows >= flush_rows
+        || idle_flush_rows.is_some_and(|rows| most_rows >= rows && writer_idle())
+}
 
 /// Rows a command adds to a table before it analyses it, besides a tenth
 /// of the rows the table held: autovacuum's own defaults
@@ -104,6 +127,9 @@ pub struct WriteTx {
     rows_added: BTreeMap<&'static str, u64>,
     /// Rows a buffer holds before it is written.
     flush_rows: usize,
+    /// Rows a buffer holds before it is written when the writer has
+    /// nothing to do (PostgreSQL only; ADR 0005, decision 27).
+    idle_flush_rows: Option<usize>,
     finished: bool,
 }
 
@@ -137,30 +163,31 @@ impl WriteTx {
         store.ensure_initialised().await?;
         // The typed PostgreSQL writer sends each buffer with `COPY`, which
         // takes larger ones; the others write multi-row INSERTs.
-        let (link, flush_rows) = match (store.backend(), store.sqlite_path(), store.postgres_url())
-        {
-            (Backend::Sqlite, Some(path), _) => (
-                Link::Lite(Some(
-                    LiteWriter::begin(path, &sqlite_write_pragmas()).await?,
-                )),
-                FLUSH_ROWS,
-            ),
-            (Backend::Postgres, _, Some(url)) => {
-                let writer = PgWriter::begin(url, PG_WRITER_LOCK, FLUSH_ORDER).await?;
-                let link = Link::Pool {
-                    conn: Some(Conn::Pg(Box::new(writer))),
-                    in_flight: None,
-                };
-                (link, PG_COPY_ROWS)
-            }
-            (backend, _, _) => {
-                let link = Link::Pool {
-                    conn: Some(Conn::Pooled(begin_pooled(store, backend).await?)),
-                    in_flight: None,
-                };
-                (link, FLUSH_ROWS)
-            }
-        };
+        let (link, flush_rows, idle_flush_rows) =
+            match (store.backend(), store.sqlite_path(), store.postgres_url()) {
+                (Backend::Sqlite, Some(path), _) => (
+                    Link::Lite(Some(
+                        LiteWriter::begin(path, &sqlite_write_pragmas()).await?,
+                    )),
+                    FLUSH_ROWS,
+                    None,
+                ),
+                (Backend::Postgres, _, Some(url)) => {
+                    let writer = PgWriter::begin(url, PG_WRITER_LOCK, FLUSH_ORDER).await?;
+                    let link = Link::Pool {
+                        conn: Some(Conn::Pg(Box::new(writer))),
+                        in_flight: None,
+                    };
+                    (link, PG_COPY_ROWS, Some(PG_IDLE_FLUSH_ROWS))
+                }
+                (backend, _, _) => {
+                    let link = Link::Pool {
+                        conn: Some(Conn::Pooled(begin_pooled(store, backend).await?)),
+                        in_flight: None,
+                    };
+                    (link, FLUSH_ROWS, None)
+                }
+            };
         let mut tx = WriteTx {
             link,
             backend: store.backend(),
@@ -175,6 +202,7 @@ impl WriteTx {
             appended: 0,
             rows_added: BTreeMap::new(),
             flush_rows,
+            idle_flush_rows,
             finished: false,
         };
         let head = tx
@@ -363,12 +391,30 @@ impl WriteTx {
         self.flush_if_full().await
     }
 
-    /// Writes the buffers once one of them holds `flush_rows` rows.
+    /// Writes the buffers once one of them holds `flush_rows` rows, or
+    /// `idle_flush_rows` while the writer has nothing to do.
     async fn flush_if_full(&mut self) -> Result<()> {
-        if self.buffers.values().any(|b| b.rows() >= self.flush_rows) {
+        let most_rows = self.buffers.values().map(Packed::rows).max().unwrap_or(0);
+        // Asked only once a buffer is large enough: one atomic load.
+        let writer_idle = || self.writer_idle();
+        if flush_due(
+            most_rows,
+            self.flush_rows,
+            self.idle_flush_rows,
+            writer_idle,
+        ) {
             self.flush().await?;
         }
         Ok(())
+    }
+
+    /// Whether the pooled link has no write in flight, or only a finished
+    /// one (the SQLite writer thread is never asked).
+    fn writer_idle(&self) -> bool {
+        match &self.link {
+            Link::Pool { in_flight, .. } => in_flight.as_ref().is_none_or(JoinHandle::is_finished),
+            Link::Lite(_) => false,
+        }
     }
 
     /// Hands every buffered row to the writer, parents before children:
@@ -777,7 +823,41 @@ fn bind_cell<'q>(
 
 #[cfg(test)]
 mod tests {
-    use super::needs_analyze;
+    use super::{flush_due, needs_analyze};
+
+    /// `flush_due` for `most_rows` with a full buffer at 2,000 rows, an
+    /// idle writer's at `idle`, and the writer `writer_idle`.
+    fn check_flush(most_rows: usize, idle: Option<usize>, writer_idle: bool, expected: bool) {
+        let mut asked = false;
+        let due = flush_due(most_rows, 2000, idle, || {
+            asked = true;
+            writer_idle
+        });
+        assert_eq!(
+            due, expected,
+            "{most_rows} rows, idle at {idle:?}, writer idle {writer_idle}"
+        );
+        // The writer is asked only when its answer decides.
+        let decides = idle.is_some_and(|rows| most_rows >= rows) && most_rows < 2000;
+        assert_eq!(asked, decides, "{most_rows} rows, idle at {idle:?}");
+    }
+
+    #[test]
+    fn buffers_are_written_when_full_or_early_to_an_idle_writer() {
+        // Full: written whatever the writer is doing.
+        check_flush(2000, None, false, true);
+        check_flush(2000, Some(250), false, true);
+        check_flush(2001, Some(250), true, true);
+        // No idle threshold (SQLite, the one-connection store): only full.
+        check_flush(1999, None, true, false);
+        check_flush(0, None, true, false);
+        // An idle writer takes 250 rows and more; a busy one waits for 2,000.
+        check_flush(249, Some(250), true, false);
+        check_flush(250, Some(250), true, true);
+        check_flush(250, Some(250), false, false);
+        check_flush(1999, Some(250), false, false);
+        check_flush(1999, Some(250), true, true);
+    }
 
     fn check(rows_added: u64, rows_before: i64, expected: bool) {
         assert_eq!(
