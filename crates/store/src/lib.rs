@@ -21,6 +21,7 @@ mod lite;
 mod location;
 mod packed;
 mod pages;
+mod pg_copy;
 mod pg_scan;
 mod pg_write;
 mod read;

@@ -11,6 +11,11 @@
 //! comes from one snapshot, as a SQLite scan's do (scan.rs;
 //! docs/adr/0005-write-path.md, decision 12).
 //!
+//! A statement whose columns are all `bigint` or `text` (every scan's on
+//! the ledger's own schema) is read as a binary `COPY` (pg_copy.rs,
+//! decision 28): no row object per row, a column's compatibility asked
+//! once per statement.
+//!
 //! A scan opens its own connection with the ledger's URL: the same server,
 //! user and rights as the pool's. A store made on one pooled connection
 //! (the tamper tests hold a transaction open on it) has no URL and keeps
@@ -18,16 +23,19 @@
 
 use crate::ledger::DOMAIN_TABLES;
 use crate::pages::DomainRow;
+use crate::pg_copy::{copy_statement, int_literal, text_literal, CopiedRow, CopyReader};
 use crate::read::{orphan_marker, Cells, TextCells, JOURNAL_PAGE_ENTRIES};
 use crate::scan::{spare_entries, OpenScan};
 use crate::{Result, StoreError};
 use fundledger_core::journal::{JournalEntry, StoredPosting};
 use fundledger_core::Fen;
 use futures_util::TryStreamExt;
-use sqlx::postgres::{PgConnectOptions, PgRow};
-use sqlx::{Connection, PgConnection, Row, TypeInfo};
+use sqlx::postgres::{PgConnectOptions, PgRow, PgTypeInfo};
+use sqlx::{Connection, Executor, PgConnection, Postgres, Row, Statement, TypeInfo};
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// A typed connection holding one read-only snapshot, driven by a runtime
 /// of its own: a scan runs on a blocking thread (it reads ahead of its
@@ -35,6 +43,9 @@ use std::str::FromStr;
 pub(crate) struct PgScan {
     conn: PgConnection,
     runtime: tokio::runtime::Runtime,
+    /// Per statement run, its columns when every one is `bigint` or
+    /// `text` (its rows are then read as a binary `COPY`), else `None`.
+    copyable: HashMap<String, Option<Arc<[CopiedColumn]>>>,
     _open: OpenScan,
 }
 
@@ -64,6 +75,7 @@ impl PgScan {
         Ok(PgScan {
             conn,
             runtime,
+            copyable: HashMap::new(),
             _open: OpenScan::new(),
         })
     }
@@ -143,9 +155,34 @@ impl PgScan {
         Ok(out)
     }
 
-    /// Runs `sql` with the two `params` and hands each row to `each` as it
-    /// arrives, stopping at the first error.
+    /// Runs `sql` with `params` and hands each row to `each` as it
+    /// arrives, stopping at the first error. A statement whose columns are
+    /// all `bigint` or `text` (every scan's, on a ledger's own schema) runs
+    /// as a binary `COPY` ([`crate::pg_copy`], ADR 0005 decision 28); any
+    /// other (a tampered schema's) through the query protocol. Either way a
+    /// cell reads as sqlx's `try_get` reads it: the same value or error.
     pub(crate) fn each_row<P>(
+        &mut self,
+        sql: &str,
+        params: P,
+        each: impl FnMut(&PgCells<'_>) -> Result<()>,
+    ) -> Result<()>
+    where
+        P: PgParams,
+    {
+        let statement = params
+            .literals()
+            .and_then(|literals| copy_statement(sql, &literals));
+        if let Some(statement) = statement {
+            if let Some(types) = self.copyable_columns(sql)? {
+                return self.each_copied_row(&statement, &types, each);
+            }
+        }
+        self.each_fetched_row(sql, params, each)
+    }
+
+    /// The query protocol's way: a row object per row.
+    fn each_fetched_row<P>(
         &mut self,
         sql: &str,
         params: P,
@@ -160,17 +197,80 @@ impl PgScan {
             let checked = CheckedColumns::default();
             while let Some(row) = rows.try_next().await? {
                 each(&PgCells {
-                    row: &row,
-                    checked: &checked,
+                    source: Source::Fetched(Fetched {
+                        row: &row,
+                        checked: &checked,
+                    }),
                 })?;
             }
             Ok(())
+        })
+    }
+
+    /// `sql`'s columns when each is `bigint` or `text`, from the server's
+    /// description of the statement (asked once per statement).
+    fn copyable_columns(&mut self, sql: &str) -> Result<Option<Arc<[CopiedColumn]>>> {
+        if let Some(known) = self.copyable.get(sql) {
+            return Ok(known.clone());
+        }
+        let PgScan { conn, runtime, .. } = self;
+        let statement = runtime.block_on(conn.prepare(sql))?;
+        let types: Vec<PgTypeInfo> = statement
+            .columns()
+            .iter()
+            .map(|c| sqlx::Column::type_info(c).clone())
+            .collect();
+        let int8 = <i64 as sqlx::Type<Postgres>>::type_info();
+        let text = <String as sqlx::Type<Postgres>>::type_info();
+        let columns: Option<Vec<CopiedColumn>> = types
+            .into_iter()
+            .map(|ty| {
+                (ty == int8 || ty == text)
+                    .then(|| CopiedColumn::new(ty))
+                    .flatten()
+            })
+            .collect();
+        let copyable = columns.filter(|c| !c.is_empty()).map(Arc::from);
+        self.copyable.insert(sql.to_string(), copyable.clone());
+        Ok(copyable)
+    }
+
+    /// The binary `COPY` way. A failure of `each` stops the rows handed on,
+    /// not the reading: the rest of the copy is read (and dropped), so the
+    /// connection is ready for the scan's next statement.
+    fn each_copied_row(
+        &mut self,
+        statement: &str,
+        types: &[CopiedColumn],
+        mut each: impl FnMut(&PgCells<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let PgScan { conn, runtime, .. } = self;
+        runtime.block_on(async {
+            let mut data = conn.copy_out_raw(statement).await?;
+            let mut reader = CopyReader::new(types.len());
+            let mut failed = None;
+            let mut each_copied = |row: &CopiedRow<'_>| {
+                each(&PgCells {
+                    source: Source::Copied(Copied { row, types }),
+                })
+            };
+            while let Some(message) = data.try_next().await? {
+                if failed.is_none() {
+                    failed = reader.feed(&message, &mut each_copied).err();
+                }
+            }
+            match failed {
+                Some(e) => Err(e),
+                None => reader.finish(),
+            }
         })
     }
 }
 
 /// The parameters a scan's statements take.
 pub(crate) trait PgParams {
+    /// The parameters as SQL literals, in order (`None`: not expressible).
+    fn literals(&self) -> Option<Vec<String>>;
     fn bind_to<'q>(
         self,
         query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
@@ -178,6 +278,9 @@ pub(crate) trait PgParams {
 }
 
 impl PgParams for () {
+    fn literals(&self) -> Option<Vec<String>> {
+        Some(Vec::new())
+    }
     fn bind_to<'q>(
         self,
         query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
@@ -187,6 +290,9 @@ impl PgParams for () {
 }
 
 impl PgParams for (i64, i64) {
+    fn literals(&self) -> Option<Vec<String>> {
+        Some(vec![int_literal(self.0), int_literal(self.1)])
+    }
     fn bind_to<'q>(
         self,
         query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
@@ -196,6 +302,9 @@ impl PgParams for (i64, i64) {
 }
 
 impl PgParams for &str {
+    fn literals(&self) -> Option<Vec<String>> {
+        Some(vec![text_literal(self)?])
+    }
     fn bind_to<'q>(
         self,
         query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
@@ -263,17 +372,70 @@ fn opt_text_into(r: &PgCells<'_>, i: usize, into: &mut Option<String>) -> Result
     Ok(())
 }
 
-/// One row of a scan's query, its cells read as sqlx's `try_get` reads
-/// them: the same values and the same errors. `try_get` compares the
-/// column's type with the Rust type on every cell (a fifth of the reading
-/// thread of a 1M trail, with `from_utf8`), though a column's type is the
-/// same on every row of a query: here a column found compatible is
-/// remembered for the query's later rows and read unchecked; one that is
-/// not always goes through `try_get`, so its error (or a NULL that
-/// `try_get` lets through) is `try_get`'s own.
+/// One row of a scan's statement, its cells read as sqlx's `try_get`
+/// reads them: the same values and the same errors, whether the row came
+/// through the query protocol or in a binary `COPY`.
 pub(crate) struct PgCells<'r> {
+    source: Source<'r>,
+}
+
+enum Source<'r> {
+    Fetched(Fetched<'r>),
+    Copied(Copied<'r>),
+}
+
+/// A row of the query protocol. `try_get` compares the column's type with
+/// the Rust type on every cell (a fifth of the reading thread of a 1M
+/// trail, with `from_utf8`), though a column's type is the same on every
+/// row of a query: here a column found compatible is remembered for the
+/// query's later rows and read unchecked; one that is not always goes
+/// through `try_get`, so its error (or a NULL that `try_get` lets through)
+/// is `try_get`'s own.
+struct Fetched<'r> {
     row: &'r PgRow,
     checked: &'r CheckedColumns,
+}
+
+/// A row of a binary `COPY` whose columns are each `bigint` or `text`
+/// (`types`, as the server described the statement): read as `try_get`
+/// reads such a column, step by step (the index, a NULL, the type's
+/// compatibility, the decoding).
+struct Copied<'r> {
+    row: &'r CopiedRow<'r>,
+    types: &'r [CopiedColumn],
+}
+
+/// A column of a statement read as a binary `COPY`: its type, and whether
+/// sqlx finds it compatible with each Rust type a scan reads, asked once
+/// per statement instead of per cell (a tenth of the reading thread).
+pub(crate) struct CopiedColumn {
+    ty: PgTypeInfo,
+    /// `i64` and `Option<i64>`.
+    int: bool,
+    /// `&str`, `String` and their `Option`s.
+    text: bool,
+}
+
+impl CopiedColumn {
+    /// `None` if the Rust types of one kind disagreed (sqlx's `Option<T>`
+    /// asks `T`, and `String` asks `&str`: they never do).
+    fn new(ty: PgTypeInfo) -> Option<CopiedColumn> {
+        use sqlx::Type;
+        let ints = [
+            <i64 as Type<Postgres>>::compatible(&ty),
+            <Option<i64> as Type<Postgres>>::compatible(&ty),
+        ];
+        let texts = [
+            <&str as Type<Postgres>>::compatible(&ty),
+            <String as Type<Postgres>>::compatible(&ty),
+            <Option<&str> as Type<Postgres>>::compatible(&ty),
+            <Option<String> as Type<Postgres>>::compatible(&ty),
+        ];
+        let int = ints[0];
+        let text = texts[0];
+        let agree = ints.iter().all(|c| *c == int) && texts.iter().all(|c| *c == text);
+        agree.then_some(CopiedColumn { ty, int, text })
+    }
 }
 
 /// Columns of the current query found compatible, one bit per column, for
@@ -285,7 +447,7 @@ pub(crate) struct CheckedColumns {
     int: Cell<u64>,
 }
 
-impl<'r> PgCells<'r> {
+impl<'r> Fetched<'r> {
     /// Whether column `i` may be read as `T` without a check: it was found
     /// compatible before (bit `i` of `known`), or is found so now.
     fn compatible<T: sqlx::Type<sqlx::Postgres>>(&self, i: usize, known: &Cell<u64>) -> bool {
@@ -357,9 +519,7 @@ impl<'r> PgCells<'r> {
             })
         })
     }
-}
 
-impl Cells for PgCells<'_> {
     fn text(&self, i: usize) -> Result<String> {
         if self.compatible::<String>(i, &self.checked.text) {
             if let Some(text) = self.text_unchecked(i)? {
@@ -368,11 +528,125 @@ impl Cells for PgCells<'_> {
         }
         Ok(self.row.try_get(i)?)
     }
+
     fn opt_text(&self, i: usize) -> Result<Option<String>> {
         if self.compatible::<String>(i, &self.checked.text) {
             return Ok(self.text_unchecked(i)?.map(str::to_string));
         }
         Ok(self.row.try_get(i)?)
+    }
+}
+
+impl<'r> Copied<'r> {
+    /// Cell `i`'s bytes (`None` for NULL) once `T` may read its column
+    /// (`compatible` says whether it may), or the error `try_get::<T>`
+    /// gives before decoding.
+    fn cell<T: sqlx::Type<Postgres>>(
+        &self,
+        i: usize,
+        compatible: impl Fn(&CopiedColumn) -> bool,
+    ) -> Result<Option<&'r [u8]>> {
+        let cells = self.row.cells;
+        let Some(cell) = cells.get(i) else {
+            return Err(sqlx::Error::ColumnIndexOutOfBounds {
+                index: i,
+                len: cells.len(),
+            }
+            .into());
+        };
+        let Some((start, end)) = *cell else {
+            return Ok(None);
+        };
+        let column = &self.types[i];
+        if !compatible(column) {
+            return Err(decode_error(
+                i,
+                sqlx::error::mismatched_types::<Postgres, T>(&column.ty),
+            ));
+        }
+        Ok(Some(&self.row.data[start..end]))
+    }
+
+    /// An integer cell read as `T` (`i64`, or `Option<i64>`, whose
+    /// mismatch `try_get` names differently).
+    fn int_as<T: sqlx::Type<Postgres>>(&self, i: usize) -> Result<Option<i64>> {
+        self.cell::<T>(i, |c| c.int)?
+            .map(|bytes| match <[u8; 8]>::try_from(bytes) {
+                Ok(be) => Ok(i64::from_be_bytes(be)),
+                Err(_) => Err(decode_error(
+                    i,
+                    format!("a bigint of {} byte(s)", bytes.len()).into(),
+                )),
+            })
+            .transpose()
+    }
+
+    /// A text cell read as `T` (`&str`, `String` or their `Option`s).
+    fn str_as<T: sqlx::Type<Postgres>>(&self, i: usize) -> Result<Option<&'r str>> {
+        self.cell::<T>(i, |c| c.text)?
+            .map(|bytes| crate::scan::utf8(bytes).map_err(|e| decode_error(i, e.into())))
+            .transpose()
+    }
+}
+
+/// `try_get`'s error for a cell that would not decode.
+fn decode_error(i: usize, source: sqlx::error::BoxDynError) -> StoreError {
+    StoreError::Sql(sqlx::Error::ColumnDecode {
+        index: format!("{i:?}"),
+        source,
+    })
+}
+
+/// `try_get`'s error for a NULL read as a value that cannot be NULL.
+fn unexpected_null(i: usize) -> StoreError {
+    decode_error(i, Box::new(sqlx::error::UnexpectedNullError))
+}
+
+impl<'r> PgCells<'r> {
+    fn int(&self, i: usize) -> Result<i64> {
+        match &self.source {
+            Source::Fetched(f) => f.int(i),
+            Source::Copied(c) => c.int_as::<i64>(i)?.ok_or_else(|| unexpected_null(i)),
+        }
+    }
+
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        match &self.source {
+            Source::Fetched(f) => f.opt_int(i),
+            Source::Copied(c) => c.int_as::<Option<i64>>(i),
+        }
+    }
+
+    fn str(&self, i: usize) -> Result<&'r str> {
+        match &self.source {
+            Source::Fetched(f) => f.str(i),
+            Source::Copied(c) => c.str_as::<&str>(i)?.ok_or_else(|| unexpected_null(i)),
+        }
+    }
+
+    fn opt_str(&self, i: usize) -> Result<Option<&'r str>> {
+        match &self.source {
+            Source::Fetched(f) => f.opt_str(i),
+            Source::Copied(c) => c.str_as::<Option<&str>>(i),
+        }
+    }
+}
+
+impl Cells for PgCells<'_> {
+    fn text(&self, i: usize) -> Result<String> {
+        match &self.source {
+            Source::Fetched(f) => f.text(i),
+            Source::Copied(c) => match c.str_as::<String>(i)? {
+                Some(text) => Ok(text.to_string()),
+                None => Err(unexpected_null(i)),
+            },
+        }
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        match &self.source {
+            Source::Fetched(f) => f.opt_text(i),
+            Source::Copied(c) => Ok(c.str_as::<Option<String>>(i)?.map(str::to_string)),
+        }
     }
     fn int(&self, i: usize) -> Result<i64> {
         PgCells::int(self, i)
@@ -408,7 +682,10 @@ mod tests {
     /// Every way a scan reads a cell, as `PgCells` reads it and as sqlx's
     /// `try_get` does, each as its value or its error's text.
     fn both_ways(r: &PgCells<'_>, i: usize) -> Vec<(String, String)> {
-        let row = r.row;
+        let Source::Fetched(fetched) = &r.source else {
+            panic!("a query protocol row")
+        };
+        let row = fetched.row;
         vec![
             (
                 format!("{:?}", r.int(i)),
@@ -482,7 +759,10 @@ mod tests {
                 let _ = r.int(i);
                 let _ = r.str(i);
             }
-            seen.push((r.checked.int.get(), r.checked.text.get()));
+            let Source::Fetched(fetched) = &r.source else {
+                panic!("a query protocol row")
+            };
+            seen.push((fetched.checked.int.get(), fetched.checked.text.get()));
             Ok(())
         })
         .expect("scan");
@@ -491,5 +771,148 @@ mod tests {
         let int = 0b10_0001;
         let text = 0b1_1001_0110;
         assert_eq!(seen, vec![(int, text); 3]);
+    }
+
+    /// Columns of the two types a binary `COPY` carries, NULL on some rows.
+    const COPIED: &str = "SELECT * FROM (VALUES \
+        (1::bigint, 'a'::text, NULL::text, NULL::bigint, '乐昌市'::text), \
+        (NULL::bigint, NULL::text, 'c\\t\\n'::text, '-9223372036854775808'::bigint, ''::text), \
+        (9223372036854775807::bigint, 'b'::text, NULL::text, 0::bigint, E'x\\ty'::text) \
+        ) AS t(a, b, c, d, e)";
+
+    /// Every way a scan reads cell `i` of a row, each as its value or its
+    /// error's text.
+    fn every_read(r: &PgCells<'_>, i: usize) -> Vec<String> {
+        vec![
+            format!("{:?}", r.int(i)),
+            format!("{:?}", r.opt_int(i)),
+            format!("{:?}", r.str(i)),
+            format!("{:?}", r.opt_str(i)),
+            format!("{:?}", Cells::text(r, i)),
+            format!("{:?}", Cells::opt_text(r, i)),
+        ]
+    }
+
+    /// The same reads through sqlx's `try_get`.
+    fn every_try_get(row: &PgRow, i: usize) -> Vec<String> {
+        let e = |e: sqlx::Error| StoreError::from(e);
+        vec![
+            format!("{:?}", row.try_get::<i64, _>(i).map_err(e)),
+            format!("{:?}", row.try_get::<Option<i64>, _>(i).map_err(e)),
+            format!("{:?}", row.try_get::<&str, _>(i).map_err(e)),
+            format!("{:?}", row.try_get::<Option<&str>, _>(i).map_err(e)),
+            format!("{:?}", row.try_get::<String, _>(i).map_err(e)),
+            format!("{:?}", row.try_get::<Option<String>, _>(i).map_err(e)),
+        ]
+    }
+
+    #[test]
+    fn copied_cells_read_as_try_get_reads_them_values_and_errors() {
+        let Some(db) = TestDb::postgres() else {
+            return;
+        };
+        let mut scan = PgScan::open(&db.url).expect("open scan");
+        let mut copied = Vec::new();
+        scan.each_row(COPIED, (), |r| {
+            assert!(matches!(r.source, Source::Copied(_)), "read as a COPY");
+            copied.push((0..=5).flat_map(|i| every_read(r, i)).collect::<Vec<_>>());
+            Ok(())
+        })
+        .expect("copied scan");
+        let mut fetched = Vec::new();
+        let PgScan { conn, runtime, .. } = &mut scan;
+        runtime.block_on(async {
+            let rows = sqlx::query(COPIED)
+                .fetch_all(&mut *conn)
+                .await
+                .expect("fetch");
+            for row in &rows {
+                fetched.push(
+                    (0..=5)
+                        .flat_map(|i| every_try_get(row, i))
+                        .collect::<Vec<_>>(),
+                );
+            }
+        });
+        assert_eq!(copied.len(), 3);
+        assert_eq!(copied, fetched);
+    }
+
+    #[test]
+    fn a_statement_with_other_column_types_is_fetched() {
+        let Some(db) = TestDb::postgres() else {
+            return;
+        };
+        let mut scan = PgScan::open(&db.url).expect("open scan");
+        let mut sources = Vec::new();
+        for sql in [COPIED, CELLS, "SELECT 1::int4", "SELECT 'n'::varchar"] {
+            scan.each_row(sql, (), |r| {
+                sources.push(matches!(r.source, Source::Copied(_)));
+                Ok(())
+            })
+            .expect("scan");
+        }
+        assert_eq!(
+            sources,
+            [true, true, true, false, false, false, false, false]
+        );
+    }
+
+    #[test]
+    fn a_failed_row_leaves_the_scan_ready_for_its_next_statement() {
+        let Some(db) = TestDb::postgres() else {
+            return;
+        };
+        let mut scan = PgScan::open(&db.url).expect("open scan");
+        let mut seen = 0;
+        let failed = scan.each_row(COPIED, (), |_| {
+            seen += 1;
+            Err(StoreError::Refused("stop".into()))
+        });
+        assert_eq!(failed.expect_err("each failed").to_string(), "stop");
+        assert_eq!(seen, 1);
+        let mut rows = 0;
+        scan.each_row(COPIED, (), |_| {
+            rows += 1;
+            Ok(())
+        })
+        .expect("the next statement");
+        assert_eq!(rows, 3);
+    }
+
+    #[test]
+    fn parameters_mean_the_same_written_in() {
+        let Some(db) = TestDb::postgres() else {
+            return;
+        };
+        let mut scan = PgScan::open(&db.url).expect("open scan");
+        let mut read = |sql: &str, by_copy: bool, text: &str| {
+            let mut out = Vec::new();
+            let each = |r: &PgCells<'_>| {
+                assert_eq!(matches!(r.source, Source::Copied(_)), by_copy);
+                out.push((r.int(0)?, Cells::text(r, 1)?));
+                Ok(())
+            };
+            if by_copy {
+                scan.each_row(sql, text, each).expect("copied");
+            } else {
+                scan.each_fetched_row(sql, text, each).expect("fetched");
+            }
+            out
+        };
+        let sql = "SELECT n, $1 || v FROM (VALUES (1::bigint, 'a'::text), (2, 'b')) AS t(n, v) \
+            WHERE v >= right($1, 1) ORDER BY n";
+        for text in ["a", "b", "x'b", r"\b", "乐b"] {
+            assert_eq!(read(sql, true, text), read(sql, false, text), "{text}");
+        }
+        let range = "SELECT g AS n, g::text AS t FROM generate_series(1::bigint, 9) AS g \
+            WHERE g > $1 AND g <= $2 ORDER BY 1";
+        let mut got = Vec::new();
+        scan.each_row(range, (3, 6), |r| {
+            got.push(r.int(0)?);
+            Ok(())
+        })
+        .expect("range");
+        assert_eq!(got, [4, 5, 6]);
     }
 }
