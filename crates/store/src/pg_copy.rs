@@ -83,14 +83,6 @@ pub(crate) struct CopyReader {
     cells: Vec<Option<(usize, usize)>>,
 }
 
-/// What one pass over the bytes at hand found.
-enum Step {
-    /// Every whole row was handed on; this many bytes were used.
-    Used(usize),
-    /// `each` failed after this many bytes.
-    Failed(StoreError),
-}
-
 impl CopyReader {
     /// A reader for rows of `columns` cells.
     pub(crate) fn new(columns: usize) -> CopyReader {
@@ -150,25 +142,22 @@ impl CopyReader {
                 None => return Ok(0),
             }
         }
-        match self.rows_from(data, at, each)? {
-            Step::Used(used) => Ok(used),
-            Step::Failed(e) => Err(e),
-        }
+        self.rows_from(data, at, each)
     }
 
-    /// Whole rows of `data` from `at`.
+    /// Hands on the whole rows of `data` from `at`; the bytes used.
     fn rows_from(
         &mut self,
         data: &[u8],
         mut at: usize,
         each: &mut dyn FnMut(&CopiedRow<'_>) -> Result<()>,
-    ) -> Result<Step> {
+    ) -> Result<usize> {
         while at < data.len() {
             if self.ended {
                 return Err(protocol("bytes after a binary COPY's trailer".into()));
             }
             let Some(count) = read_i16(data, at) else {
-                return Ok(Step::Used(at));
+                return Ok(at);
             };
             if count == -1 {
                 self.ended = true;
@@ -182,18 +171,15 @@ impl CopyReader {
                 )));
             }
             let Some(end) = self.cells_of(data, at + 2)? else {
-                return Ok(Step::Used(at));
+                return Ok(at);
             };
-            let row = CopiedRow {
+            each(&CopiedRow {
                 data,
                 cells: &self.cells,
-            };
-            if let Err(e) = each(&row) {
-                return Ok(Step::Failed(e));
-            }
+            })?;
             at = end;
         }
-        Ok(Step::Used(at))
+        Ok(at)
     }
 
     /// The cells of the row whose first cell starts at `at`, and where the
