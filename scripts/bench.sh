@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks the write path and the whole-ledger reads against the raw
 # database tools, on SQLite and PostgreSQL (issue 14): the import against a
-# raw bulk load, the reconciliation against a hand-written query, and
+# raw bulk load of its CSV and against the database's own tool loading
+# exactly the rows it wrote, the reconciliation against a hand-written query, and
 # `verify`, `export journal` and `export trail` on the ledger just imported.
 # Writes the figures into docs/PERFORMANCE.md (between the bench:begin /
 # bench:end markers, so the hand-written analysis around them survives a
@@ -19,7 +20,8 @@
 #                       BENCH_DIR (checked first); the size's files are
 #                       removed when it is done, or if the script stops.
 #   BENCH_10M_PG=1      run PostgreSQL at 10M too (by default SQLite only
-#                       there; about 18 GB more on the server's disk)
+#                       there; about 36 GB more on the server's disk: the
+#                       ledger and its copy from before the import)
 #   BENCH_DIR           scratch directory (default target/bench; removed files are regenerated)
 #   BENCH_OUT           report file (default docs/PERFORMANCE.md)
 #   BENCH_MARK_VOUCHERS "ONE_M TEN_M": the voucher counts treated as 1M and
@@ -166,11 +168,111 @@ ledger_run() {
     } 2>>"$ERRLOG"
     measure "$m" "$FL" --db "$url" import indicators "$dir/bench_lines.csv" 2>>"$ERRLOG"
     record "$size" "$backend" import_lines "$m"
+    "${backend}_before_import" "$url" "$dir"
     measure "$m" "$FL" --db "$url" import disbursements "$dir/bench_vouchers.csv" 2>>"$ERRLOG"
     record "$size" "$backend" import "$m"
     measure "$m" sh -c "exec \"\$0\" --db \"\$1\" reconcile --as-of $AS_OF --format csv >/dev/null" "$FL" "$url" 2>>"$ERRLOG"
     record "$size" "$backend" reconcile "$m"
     whole_ledger_reads "$size" "$backend" "$url" "$dir"
+    "${backend}_rows_load" "$size" "$url" "$dir"
+}
+
+# ------------------------------------------------------ the import's own rows
+# The floor of this row layout: the ledger as it was before the import,
+# loaded by the database's own tool with exactly the rows the import added
+# (and the balances it changed), in one transaction. The tables an import
+# writes, parents first:
+IMPORT_TABLES="batches journal postings vouchers seals"
+# and `balances`, upserted. Every table's row count is compared afterwards:
+# a floor that missed a table the import writes fails the run.
+
+# sqlite_before_import URL DIR: a copy of the ledger file (each command
+# leaves its WAL empty) to load the rows into later.
+sqlite_before_import() {
+    local db=${1#sqlite:}
+    sqlite3 "$db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+    cp "$db" "$2/before.db"
+}
+
+# sqlite_rows_load SIZE URL DIR: INSERT … SELECT from the imported ledger,
+# attached, with the pragmas of the import's writer (foreign keys on,
+# synchronous FULL, a 32 MB cache).
+sqlite_rows_load() {
+    local size=$1 db=${2#sqlite:} dir=$3 m=$WORK/m.txt t
+    {
+        echo "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA cache_size = -32000;"
+        echo "ATTACH '$db' AS src;"
+        echo "BEGIN IMMEDIATE;"
+        echo "CREATE TEMP TABLE before_import AS SELECT"
+        echo "  (SELECT coalesce(max(entry_no), 0) FROM main.journal) AS entry_no,"
+        echo "  (SELECT coalesce(max(batch_id), 0) FROM main.batches) AS batch_id;"
+        for t in $IMPORT_TABLES; do
+            echo "INSERT INTO main.$t SELECT * FROM src.$t WHERE $(import_key "$t") > (SELECT $(import_key "$t") FROM before_import);"
+        done
+        echo "INSERT INTO main.balances SELECT * FROM src.balances WHERE true"
+        echo "  ON CONFLICT (account) DO UPDATE SET balance_fen = excluded.balance_fen"
+        echo "  WHERE balance_fen IS NOT excluded.balance_fen;"
+        echo "COMMIT;"
+    } >"$dir/rows_load.sql"
+    # shellcheck disable=SC2016 # $0 and $1 are for the inner sh
+    measure "$m" sh -c 'exec sqlite3 -bail "$0" <"$1" >/dev/null' "$dir/before.db" "$dir/rows_load.sql" 2>>"$ERRLOG"
+    record "$size" sqlite rows_load "$m"
+    for t in $(sqlite3 "$db" "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"); do
+        same_count "$t" "$(sqlite3 "$db" "SELECT count(*) FROM $t")" "$(sqlite3 "$dir/before.db" "SELECT count(*) FROM $t")"
+    done
+    rm -f "$dir/before.db" "$dir/before.db"-*
+}
+
+# postgres_before_import URL DIR: a copy of the database.
+postgres_before_import() {
+    psql "$PG_ADMIN" -qAtc "CREATE DATABASE ${PG_DB}_before TEMPLATE $PG_DB" >/dev/null
+}
+
+# postgres_rows_load SIZE URL DIR: `\copy` of the rows exported (text
+# format) from the imported ledger.
+postgres_rows_load() {
+    local size=$1 url=$2 dir=$3 m=$WORK/m.txt t key before
+    local before_url=${PG_BASE}/${PG_DB}_before
+    {
+        echo "BEGIN;"
+        for t in $IMPORT_TABLES; do
+            key=$(import_key "$t")
+            before=$(psql "$before_url" -qAtc "SELECT coalesce(max($key), 0) FROM $([ "$key" = entry_no ] && echo journal || echo batches)")
+            psql "$url" -qAtc "\\copy (SELECT * FROM $t WHERE $key > $before ORDER BY $key) TO '$dir/rows_$t.copy'"
+            echo "\\copy $t FROM '$dir/rows_$t.copy'"
+        done
+        psql "$url" -qAtc "\\copy balances TO '$dir/rows_balances.copy'"
+        echo "CREATE TEMP TABLE import_balances (LIKE balances);"
+        echo "\\copy import_balances FROM '$dir/rows_balances.copy'"
+        echo "INSERT INTO balances SELECT * FROM import_balances"
+        echo "  ON CONFLICT (account) DO UPDATE SET balance_fen = EXCLUDED.balance_fen"
+        echo "  WHERE balances.balance_fen IS DISTINCT FROM EXCLUDED.balance_fen;"
+        echo "COMMIT;"
+    } >"$dir/rows_load.sql"
+    # shellcheck disable=SC2016 # $0 and $1 are for the inner sh
+    measure "$m" sh -c 'exec psql "$0" -qAt -v ON_ERROR_STOP=1 -f "$1" >/dev/null' "$before_url" "$dir/rows_load.sql" 2>>"$ERRLOG"
+    record "$size" postgres rows_load "$m"
+    for t in $(psql "$url" -qAtc "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"); do
+        same_count "$t" "$(psql "$url" -qAtc "SELECT count(*) FROM $t")" "$(psql "$before_url" -qAtc "SELECT count(*) FROM $t")"
+    done
+    rm -f "$dir"/rows_*.copy
+    psql "$PG_ADMIN" -qAtc "DROP DATABASE ${PG_DB}_before" >/dev/null
+}
+
+# import_key TABLE: the column that numbers an import's new rows.
+import_key() {
+    case $1 in
+    batches | seals) echo batch_id ;;
+    *) echo entry_no ;;
+    esac
+}
+
+# same_count TABLE IMPORTED LOADED: the rows load left TABLE as the import did.
+same_count() {
+    if [ "$2" != "$3" ]; then
+        log "rows load: $1 holds $3 rows, the imported ledger $2"
+        return 1
+    fi
 }
 
 # whole_ledger_reads SIZE BACKEND URL DIR: verify and the two whole-ledger
@@ -209,6 +311,7 @@ sqlite_run() {
 PG_DB=""
 pg_drop() {
     if [ -n "$PG_DB" ]; then
+        psql "$PG_ADMIN" -qAtc "DROP DATABASE IF EXISTS ${PG_DB}_before" >/dev/null || true
         psql "$PG_ADMIN" -qAtc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null || true
         PG_DB=""
     fi
@@ -254,7 +357,9 @@ fi
 # disk_check VOUCHERS: refuse a size early rather than fail an hour into it.
 # At its peak a size holds its CSVs, the SQLite ledger and the trail export
 # at once: about 2.5 KB per voucher (1.1 KB ledger, 1.25 KB trail, 0.08 KB
-# CSV at 20k vouchers), so 3 KB per voucher in BENCH_DIR, 30 GB at 10M.
+# CSV at 20k vouchers), so 3 KB per voucher in BENCH_DIR, 30 GB at 10M. (The
+# ledger's copy from before the import, into which the rows are loaded
+# after the trail is removed, grows to the ledger's size: less than that.)
 # PostgreSQL's own database is on the server's disk, not checked here.
 disk_check() {
     local need_kb=$(($1 * 3)) free_kb
@@ -324,17 +429,23 @@ END {
   print "(wall time), stretch ≤ 2×; peak RSS ≤ 64 MB at " one " and " ten " vouchers. CPU is user +"
   print "system of the measured client process only (on PostgreSQL most of the work is in"
   print "the server, not counted there). The indicator lines are imported first (their time"
-  print "is shown for reference)."
+  print "is shown for reference). Its rows: the ledger as it was before the import, loaded"
+  print "with exactly the rows the import added (batches, journal, postings, vouchers, seals,"
+  print "and the balances it changed) by `sqlite3` (`INSERT … SELECT` from the imported"
+  print "ledger, attached; foreign keys on, `synchronous = FULL`) or `psql \\copy` (of text"
+  print "files exported after the import), in one transaction: the least any client of this"
+  print "row layout spends, with every key, index and trigger the ledger has."
   print ""
-  print "| vouchers × lines | backend | import s | raw load s | ratio | import CPU s | import RSS MB | raw RSS MB | lines import s | target |"
-  print "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+  print "| vouchers × lines | backend | import s | raw load s | ratio | its rows s | ratio to its rows | import CPU s | import RSS MB | raw RSS MB | lines import s | target |"
+  print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   for (i = 1; i <= n; i++) for (b = 1; b <= 2; b++) {
     s = order[i]; be = backends[b]
     if (!((s, be, "import") in secs)) continue
-    a = secs[s, be, "import"]; r = secs[s, be, "raw_import"]
+    a = secs[s, be, "import"]; r = secs[s, be, "raw_import"]; f = secs[s, be, "rows_load"]
     ok = rss(add(times(a, r, 3), times(a, r, 2)), s, be, "import")
-    printf "| %s | %s | %.2f | %.2f | %s | %.2f | %s | %s | %.2f | %s |\n", label(s), be, a, r, ratio(a, r),
-      cpu[s, be, "import"], mb(kb[s, be, "import"]), mb(kb[s, be, "raw_import"]), secs[s, be, "import_lines"], ok
+    printf "| %s | %s | %.2f | %.2f | %s | %.2f | %s | %.2f | %s | %s | %.2f | %s |\n", label(s), be, a, r, ratio(a, r),
+      f, ratio(a, f), cpu[s, be, "import"], mb(kb[s, be, "import"]), mb(kb[s, be, "raw_import"]),
+      secs[s, be, "import_lines"], ok
   }
   print ""
   print "### Reconcile: `fundledger reconcile --as-of 2020-12-31 --format csv > /dev/null` vs a hand-written query"
