@@ -196,11 +196,11 @@ sqlite_before_import() {
 
 # sqlite_rows_load SIZE URL DIR: INSERT … SELECT from the imported ledger,
 # attached, with the pragmas of the import's writer (foreign keys on,
-# synchronous FULL, a 32 MB cache).
+# synchronous FULL, a 32 MB cache, temporary files in memory).
 sqlite_rows_load() {
     local size=$1 db=${2#sqlite:} dir=$3 m=$WORK/m.txt t
     {
-        echo "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA cache_size = -32000;"
+        echo "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA cache_size = -32000; PRAGMA temp_store = MEMORY;"
         echo "ATTACH '$db' AS src;"
         echo "BEGIN IMMEDIATE;"
         echo "CREATE TEMP TABLE before_import AS SELECT"
@@ -432,7 +432,7 @@ END {
   print "is shown for reference). Its rows: the ledger as it was before the import, loaded"
   print "with exactly the rows the import added (batches, journal, postings, vouchers, seals,"
   print "and the balances it changed) by `sqlite3` (`INSERT … SELECT` from the imported"
-  print "ledger, attached; foreign keys on, `synchronous = FULL`) or `psql \\copy` (of text"
+  print "ledger, attached; the pragmas of the import) or `psql \\copy` (of text"
   print "files exported after the import), in one transaction: the least any client of this"
   print "row layout spends, with every key, index and trigger the ledger has."
   print ""
