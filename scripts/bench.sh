@@ -311,8 +311,8 @@ sqlite_run() {
 PG_DB=""
 pg_drop() {
     if [ -n "$PG_DB" ]; then
-        psql "$PG_ADMIN" -qAtc "DROP DATABASE IF EXISTS ${PG_DB}_before" >/dev/null || true
-        psql "$PG_ADMIN" -qAtc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null || true
+        psql "$PG_ADMIN" -qAt -c "SET client_min_messages = warning" \
+            -c "DROP DATABASE IF EXISTS ${PG_DB}_before" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null || true
         PG_DB=""
     fi
 }
