@@ -231,14 +231,18 @@ postgres_before_import() {
 # postgres_rows_load SIZE URL DIR: `\copy` of the rows exported (text
 # format) from the imported ledger.
 postgres_rows_load() {
-    local size=$1 url=$2 dir=$3 m=$WORK/m.txt t key before
+    local size=$1 url=$2 dir=$3 m=$WORK/m.txt t key
     local before_url=${PG_BASE}/${PG_DB}_before
+    # The last entry and batch before the import, as sqlite_rows_load's
+    # before_import table holds them, by import_key's column name.
+    local -A before
+    read -r "before[entry_no]" "before[batch_id]" < <(psql "$before_url" -qAt -F ' ' -c \
+        "SELECT (SELECT coalesce(max(entry_no), 0) FROM journal), (SELECT coalesce(max(batch_id), 0) FROM batches)")
     {
         echo "BEGIN;"
         for t in $IMPORT_TABLES; do
             key=$(import_key "$t")
-            before=$(psql "$before_url" -qAtc "SELECT coalesce(max($key), 0) FROM $([ "$key" = entry_no ] && echo journal || echo batches)")
-            psql "$url" -qAtc "\\copy (SELECT * FROM $t WHERE $key > $before ORDER BY $key) TO '$dir/rows_$t.copy'"
+            psql "$url" -qAtc "\\copy (SELECT * FROM $t WHERE $key > ${before[$key]} ORDER BY $key) TO '$dir/rows_$t.copy'"
             echo "\\copy $t FROM '$dir/rows_$t.copy'"
         done
         psql "$url" -qAtc "\\copy balances TO '$dir/rows_balances.copy'"
