@@ -1,10 +1,13 @@
-//! The journal a page at a time, from one snapshot. The pages are read
-//! ahead on a thread of their own while the caller works on the page before (verify
-//! checks it, the exports write it); at most [`PAGES_AHEAD`] pages wait, so
-//! memory stays flat. For verify, a second thread between the two works out
-//! what each entry shows on its own (its hash, its canonical form:
+//! The journal a page at a time. The pages are read ahead on a thread of
+//! their own, from one snapshot, while the caller works on the page before
+//! (verify checks it, the exports write it); at most [`PAGES_AHEAD`] pages
+//! wait, so memory stays flat. For verify, the domain rows under each page
+//! are read on a second thread, from a snapshot of their own, and a third
+//! thread between them and the caller pairs each page with its rows and
+//! works out what each entry shows on its own (its hash, its canonical form:
 //! `verify::entry_verdicts`), so that the checker is left with the ordered
-//! part.
+//! part. Two snapshots are one state unless a command committed between
+//! them, which verify sees (its last batch changed) and reads again.
 
 use crate::ledger::DOMAIN_TABLES;
 use crate::pg_scan::PgScan;
@@ -98,23 +101,19 @@ impl JournalPages {
 impl Store {
     /// Every page of the journal in order, each with its domain rows when
     /// `with_domain` (verify), read ahead on a thread of their own from one
-    /// read transaction (one snapshot): SQLite through rusqlite
-    /// ([`SqliteScan`]), PostgreSQL through a typed connection ([`PgScan`]).
-    /// A store on one pooled connection (tests) reads its pages through
-    /// that connection, one at a time.
+    /// read transaction (one snapshot), the domain rows on a second one:
+    /// SQLite through rusqlite ([`SqliteScan`]), PostgreSQL through a typed
+    /// connection ([`PgScan`]). A store on one pooled connection (tests)
+    /// reads its pages through that connection, one at a time.
     pub fn journal_pages(&self, with_domain: bool) -> JournalPages {
         let source = match (self.backend(), self.sqlite_path(), self.postgres_url()) {
             (Backend::Sqlite, Some(path), _) => {
                 let path = path.to_string();
-                ahead(with_domain, move |send| {
-                    scan_pages(|| SqliteScan::open(&path), with_domain, send)
-                })
+                scans(with_domain, move || SqliteScan::open(&path))
             }
             (Backend::Postgres, _, Some(url)) => {
                 let url = url.to_string();
-                ahead(with_domain, move |send| {
-                    scan_pages(|| PgScan::open(&url), with_domain, send)
-                })
+                scans(with_domain, move || PgScan::open(&url))
             }
             _ => Source::OnDemand {
                 store: self.clone(),
@@ -127,22 +126,54 @@ impl Store {
     }
 }
 
-/// Pages from `produce` on a blocking thread, with their verdicts worked
-/// out on a second one when `with_verdicts`.
+/// The pages of scans opened by `open`: the journal's from one, and for
+/// verify the domain rows from a second, each on a thread of its own.
+fn scans<S: PageSource + 'static>(
+    with_domain: bool,
+    open: impl Fn() -> Result<S> + Clone + Send + 'static,
+) -> Source {
+    let open_journal = open.clone();
+    let journal = move |send: &PageSender<JournalPage>| {
+        scan_ranges(open_journal, send, |scan: &mut S, after| {
+            Ok(JournalPage {
+                entries: scan.journal_page(after)?,
+                domain: Vec::new(),
+                verdicts: Vec::new(),
+            })
+        })
+    };
+    let domain = move |send: &PageSender<Vec<DomainRow>>| {
+        scan_ranges(open, send, |scan: &mut S, after| {
+            scan.domain_rows(after, after + JOURNAL_PAGE_ENTRIES)
+        })
+    };
+    match with_domain {
+        true => ahead(journal, Some(domain)),
+        false => ahead(journal, None::<fn(&PageSender<Vec<DomainRow>>)>),
+    }
+}
+
+type PageSender<T> = mpsc::Sender<Result<T>>;
+
+/// Pages from `produce` on a blocking thread; with `domain`, its rows
+/// produced on a second one and paired with the pages, whose verdicts are
+/// worked out on a third.
 fn ahead(
-    with_verdicts: bool,
-    produce: impl FnOnce(&mpsc::Sender<Result<JournalPage>>) + Send + 'static,
+    produce: impl FnOnce(&PageSender<JournalPage>) + Send + 'static,
+    domain: Option<impl FnOnce(&PageSender<Vec<DomainRow>>) + Send + 'static>,
 ) -> Source {
     let (send, pages) = mpsc::channel(PAGES_AHEAD);
     let reader = tokio::task::spawn_blocking(move || produce(&send));
     let mut workers = vec![reader];
-    let pages = match with_verdicts {
-        true => {
-            let (pages, worker) = verdicts_of(pages);
+    let pages = match domain {
+        Some(domain) => {
+            let (send_rows, rows) = mpsc::channel(PAGES_AHEAD);
+            workers.push(tokio::task::spawn_blocking(move || domain(&send_rows)));
+            let (pages, worker) = verdicts_of(pages, rows);
             workers.push(worker);
             pages
         }
-        false => pages,
+        None => pages,
     };
     Source::Ahead { pages, workers }
 }
@@ -164,7 +195,7 @@ async fn join_workers(workers: Vec<JoinHandle<()>>) {
 
 /// A snapshot of the journal that pages can be read from: SQLite through
 /// rusqlite (scan.rs), PostgreSQL through a typed connection (pg_scan.rs).
-trait PageSource {
+trait PageSource: Send {
     fn max_entry_no(&mut self) -> Result<i64>;
     fn journal_page(&mut self, after: i64) -> Result<Vec<JournalEntry>>;
     fn domain_rows(&mut self, after: i64, upto: i64) -> Result<Vec<DomainRow>>;
@@ -194,26 +225,15 @@ impl PageSource for PgScan {
     }
 }
 
-/// The producer: opens its snapshot, then sends every page in order;
-/// stops at the end, at the first error (sent on), or when the caller has
-/// dropped its [`JournalPages`].
-fn scan_pages<S: PageSource>(
+/// A producer: opens its snapshot, then sends what `read` makes of every
+/// page's range (`after`, in steps of [`JOURNAL_PAGE_ENTRIES`] up to the
+/// snapshot's highest entry) in order; stops at the end, at the first
+/// error (sent on), or when the receiving end has been dropped.
+fn scan_ranges<S: PageSource, T>(
     open: impl FnOnce() -> Result<S>,
-    with_domain: bool,
-    send: &mpsc::Sender<Result<JournalPage>>,
+    send: &PageSender<T>,
+    mut read: impl FnMut(&mut S, i64) -> Result<T>,
 ) {
-    let page_of = |scan: &mut S, after: i64| -> Result<JournalPage> {
-        let entries = scan.journal_page(after)?;
-        let domain = match with_domain {
-            true => scan.domain_rows(after, after + JOURNAL_PAGE_ENTRIES)?,
-            false => Vec::new(),
-        };
-        Ok(JournalPage {
-            entries,
-            domain,
-            verdicts: Vec::new(),
-        })
-    };
     let opened = open().and_then(|mut scan| Ok((scan.max_entry_no()?, scan)));
     let (max, mut scan) = match opened {
         Ok(opened) => opened,
@@ -224,7 +244,7 @@ fn scan_pages<S: PageSource>(
     };
     let mut after = 0;
     while after < max {
-        let page = page_of(&mut scan, after);
+        let page = read(&mut scan, after);
         let failed = page.is_err();
         if send.blocking_send(page).is_err() || failed {
             return;
@@ -233,17 +253,23 @@ fn scan_pages<S: PageSource>(
     }
 }
 
-/// The pages of `read` with their verdicts, worked out on a thread of its
-/// own; it stops as the producer does.
+/// The pages of `read`, each with its domain rows from `rows` and its
+/// verdicts, worked out on a thread of its own; it stops as the producer
+/// does. The rows of a page come from the domain reader's snapshot, which
+/// ends sooner or later than the journal's only if a command committed
+/// between the two: a page past its end gets none (verify, seeing the
+/// newer batch, reads the ledger again).
 fn verdicts_of(
     mut read: mpsc::Receiver<Result<JournalPage>>,
+    mut rows: mpsc::Receiver<Result<Vec<DomainRow>>>,
 ) -> (mpsc::Receiver<Result<JournalPage>>, JoinHandle<()>) {
     let (send, pages) = mpsc::channel(PAGES_AHEAD);
     let worker = tokio::task::spawn_blocking(move || {
         while let Some(page) = read.blocking_recv() {
-            let page = page.map(|mut page| {
+            let page = page.and_then(|mut page| {
+                page.domain = rows.blocking_recv().transpose()?.unwrap_or_default();
                 page.verdicts = entry_verdicts(&page.entries);
-                page
+                Ok(page)
             });
             let failed = page.is_err();
             if send.blocking_send(page).is_err() || failed {
@@ -296,6 +322,7 @@ async fn domain_rows(store: &Store, after: i64, upto: i64) -> Result<Vec<DomainR
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::StoreError;
 
     fn empty_page() -> JournalPage {
         JournalPage {
@@ -305,16 +332,24 @@ mod tests {
         }
     }
 
-    /// Every page the producer sends, then `None`.
-    async fn drain(with_verdicts: bool, pages_before_panic: usize) -> usize {
-        let mut pages = JournalPages {
-            source: ahead(with_verdicts, move |send| {
-                for _ in 0..pages_before_panic {
-                    send.blocking_send(Ok(empty_page())).unwrap();
-                }
-                panic!("the page reader died halfway");
-            }),
-        };
+    type RowsProducer = fn(&PageSender<Vec<DomainRow>>);
+
+    /// Domain rows for every page: none.
+    fn no_rows(send: &PageSender<Vec<DomainRow>>) {
+        while send.blocking_send(Ok(Vec::new())).is_ok() {}
+    }
+
+    fn rows_for_entry(entry_no: i64) -> Vec<DomainRow> {
+        vec![DomainRow {
+            table: "vouchers",
+            entry_no,
+            details: format!("vouchers|entry={entry_no}"),
+        }]
+    }
+
+    /// Every page the producers send, then `None`.
+    async fn drain_pages(source: Source) -> usize {
+        let mut pages = JournalPages { source };
         let mut seen = 0;
         while let Some(page) = pages.next().await {
             page.unwrap();
@@ -323,26 +358,112 @@ mod tests {
         seen
     }
 
+    fn dying_reader(pages_before_panic: usize) -> impl FnOnce(&PageSender<JournalPage>) {
+        move |send| {
+            for _ in 0..pages_before_panic {
+                send.blocking_send(Ok(empty_page())).unwrap();
+            }
+            panic!("the page reader died halfway");
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     #[should_panic(expected = "the page reader died halfway")]
     async fn a_reader_that_panics_is_not_the_end_of_the_journal() {
-        drain(false, 2).await;
+        drain_pages(ahead(dying_reader(2), None::<RowsProducer>)).await;
     }
 
     #[tokio::test(flavor = "multi_thread")]
     #[should_panic(expected = "the page reader died halfway")]
     async fn a_reader_that_panics_behind_the_verdict_thread_is_not_the_end_either() {
-        drain(true, 1).await;
+        drain_pages(ahead(dying_reader(1), Some(no_rows as RowsProducer))).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    #[should_panic(expected = "the domain reader died halfway")]
+    async fn a_domain_reader_that_panics_is_not_the_end_of_the_journal_either() {
+        let journal = |send: &PageSender<JournalPage>| {
+            for _ in 0..3 {
+                if send.blocking_send(Ok(empty_page())).is_err() {
+                    return;
+                }
+            }
+        };
+        let rows = |send: &PageSender<Vec<DomainRow>>| {
+            send.blocking_send(Ok(Vec::new())).unwrap();
+            panic!("the domain reader died halfway");
+        };
+        drain_pages(ahead(journal, Some(rows))).await;
+    }
+
+    /// Each page comes with the rows the domain reader sent for it, in
+    /// order; a domain reader's error ends the pages with that error.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn each_page_comes_with_its_own_domain_rows() {
+        let journal = |send: &PageSender<JournalPage>| {
+            for _ in 0..4 {
+                if send.blocking_send(Ok(empty_page())).is_err() {
+                    return;
+                }
+            }
+        };
+        let rows = |send: &PageSender<Vec<DomainRow>>| {
+            for entry_no in [1, 2001] {
+                send.blocking_send(Ok(rows_for_entry(entry_no))).unwrap();
+            }
+            let _ = send.blocking_send(Err(StoreError::Refused("unreadable".into())));
+        };
+        let mut pages = JournalPages {
+            source: ahead(journal, Some(rows)),
+        };
+        for entry_no in [1, 2001] {
+            let page = pages.next().await.unwrap().unwrap();
+            let got: Vec<_> = page.domain.iter().map(|r| r.details.clone()).collect();
+            assert_eq!(got, [format!("vouchers|entry={entry_no}")]);
+        }
+        let third = pages.next().await.unwrap();
+        assert!(
+            matches!(&third, Err(StoreError::Refused(m)) if m == "unreadable"),
+            "{:?}",
+            third.map(|p| p.entries.len())
+        );
+        assert!(pages.next().await.is_none());
+    }
+
+    /// A domain snapshot with fewer pages than the journal's (a command
+    /// committed between the two): the pages past its end come without
+    /// rows, and every page still comes.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn pages_past_the_domain_readers_end_come_without_rows() {
+        let journal = |send: &PageSender<JournalPage>| {
+            for _ in 0..3 {
+                send.blocking_send(Ok(empty_page())).unwrap();
+            }
+        };
+        let rows = |send: &PageSender<Vec<DomainRow>>| {
+            send.blocking_send(Ok(rows_for_entry(1))).unwrap();
+        };
+        let mut pages = JournalPages {
+            source: ahead(journal, Some(rows)),
+        };
+        let mut rows_per_page = Vec::new();
+        while let Some(page) = pages.next().await {
+            rows_per_page.push(page.unwrap().domain.len());
+        }
+        assert_eq!(rows_per_page, [1, 0, 0]);
     }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_reader_that_finishes_ends_the_pages() {
         let mut pages = JournalPages {
-            source: ahead(true, |send| {
-                for _ in 0..3 {
-                    send.blocking_send(Ok(empty_page())).unwrap();
-                }
-            }),
+            source: ahead(
+                |send: &PageSender<JournalPage>| {
+                    for _ in 0..3 {
+                        send.blocking_send(Ok(empty_page())).unwrap();
+                    }
+                },
+                Some(no_rows as RowsProducer),
+            ),
         };
         let mut seen = 0;
         while let Some(page) = pages.next().await {

@@ -97,15 +97,22 @@ impl PgScan {
     /// time went to allocating and freeing their strings.
     pub(crate) fn journal_page(&mut self, after: i64) -> Result<Vec<JournalEntry>> {
         let upto = after + JOURNAL_PAGE_ENTRIES;
-        let mut spare = spare_entries();
-        let mut entries = Vec::with_capacity(JOURNAL_PAGE_ENTRIES as usize);
+        // Read in place, as SQLite's scan does.
+        let mut entries = spare_entries();
+        let mut read = 0;
         self.each_row(JOURNAL_SELECT, (after, upto), |r| {
-            let mut e = spare.pop().unwrap_or_default();
-            read_entry_into(r, &mut e)?;
-            entries.push(e);
+            match entries.get_mut(read) {
+                Some(e) => read_entry_into(r, e)?,
+                None => {
+                    let mut e = JournalEntry::default();
+                    read_entry_into(r, &mut e)?;
+                    entries.push(e);
+                }
+            }
+            read += 1;
             Ok(())
         })?;
-        drop(spare);
+        entries.truncate(read);
         // Postings read so far into each entry (a reused entry still holds
         // the ones of the page it came from, overwritten in order).
         let mut filled = vec![0usize; entries.len()];

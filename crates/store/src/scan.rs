@@ -71,24 +71,23 @@ impl SqliteScan {
     /// allocated (and freed by the reader's thread) anew.
     pub(crate) fn journal_page(&self, after: i64) -> Result<Vec<JournalEntry>> {
         let upto = after + JOURNAL_PAGE_ENTRIES;
-        let mut spare = spare_entries();
-        let mut entries = Vec::with_capacity(JOURNAL_PAGE_ENTRIES as usize);
+        // Read in place: moving each entry out of the spare page and into
+        // a new one was 3 % of the reading thread's time.
+        let mut entries = spare_entries();
+        let mut read = 0;
         let mut stmt = self
             .conn
             .prepare_cached(JOURNAL_SELECT)
             .map_err(scan_error)?;
         let mut rows = stmt.query((after, upto)).map_err(scan_error)?;
         while let Some(r) = rows.next().map_err(scan_error)? {
-            let e = match spare.pop() {
-                Some(mut e) => {
-                    read_entry_into(r, &mut e).map_err(scan_error)?;
-                    e
-                }
-                None => journal_entry(r).map_err(scan_error)?,
-            };
-            entries.push(e);
+            match entries.get_mut(read) {
+                Some(e) => read_entry_into(r, e).map_err(scan_error)?,
+                None => entries.push(journal_entry(r).map_err(scan_error)?),
+            }
+            read += 1;
         }
-        drop(spare);
+        entries.truncate(read);
         // Postings read so far into each entry (a reused entry still holds
         // the ones of the page it came from, overwritten in order).
         let mut filled = vec![0usize; entries.len()];
