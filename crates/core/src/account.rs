@@ -36,6 +36,21 @@ pub enum AccountKind {
     Other,
 }
 
+impl AccountKind {
+    /// The branch of the scheme an account name is on, valid or not: what
+    /// [`Account::kind`] says of the account parsed from it.
+    pub fn of(name: &str) -> AccountKind {
+        let parts: Vec<&str> = name.split(':').collect();
+        match parts.as_slice() {
+            ["allocated", _, ..] => AccountKind::Allocated,
+            ["pool", .., "recovered"] => AccountKind::PoolRecovered,
+            ["carryover", "out", _, ..] => AccountKind::CarriedOut,
+            ["carryover", "in", _, ..] => AccountKind::CarriedIn,
+            _ => AccountKind::Other,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("account name `{0}` is not a valid hledger account name")]
 pub struct AccountNameError(pub String);
@@ -44,6 +59,15 @@ impl Account {
     /// Validates a stored name: non-empty components, no tabs, no two spaces,
     /// no `;` (an hledger comment), no leading or trailing space.
     pub fn parse(name: &str) -> Result<Account, AccountNameError> {
+        if !Account::is_valid_name(name) {
+            return Err(AccountNameError(name.to_string()));
+        }
+        Ok(Account(name.to_string()))
+    }
+
+    /// Whether [`Account::parse`] accepts `name`, without copying it
+    /// (`verify` asks this of every stored posting).
+    pub fn is_valid_name(name: &str) -> bool {
         let bad = name.is_empty()
             || name.contains('\t')
             || name.contains('\n')
@@ -51,10 +75,7 @@ impl Account {
             || name.contains(';')
             || name.trim() != name
             || name.split(':').any(|c| c.is_empty());
-        if bad {
-            return Err(AccountNameError(name.to_string()));
-        }
-        Ok(Account(name.to_string()))
+        !bad
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -94,24 +115,12 @@ impl Account {
 
     /// The branch of the scheme this account is on.
     pub fn kind(&self) -> AccountKind {
-        let parts: Vec<&str> = self.components().collect();
-        match parts.as_slice() {
-            ["allocated", _, ..] => AccountKind::Allocated,
-            ["pool", .., "recovered"] => AccountKind::PoolRecovered,
-            ["carryover", "out", _, ..] => AccountKind::CarriedOut,
-            ["carryover", "in", _, ..] => AccountKind::CarriedIn,
-            _ => AccountKind::Other,
-        }
+        AccountKind::of(&self.0)
     }
 
     /// The fiscal year the account belongs to: its first four-digit component.
     pub fn fiscal_year(&self) -> Option<FiscalYear> {
         name_parts(&self.0).fiscal_year
-    }
-
-    /// The colon-separated components, most general first.
-    fn components(&self) -> impl Iterator<Item = &str> {
-        self.0.split(':')
     }
 
     /// The name cut to `depth` components (hledger `--depth`).

@@ -4,6 +4,7 @@
 //! know the store, and one type serves both instead of two mirrored ones.
 
 use crate::account::AccountNameError;
+use crate::tx::{is_valid_shape, ContentPostings, TxContent};
 use crate::{Account, Fen, LedgerError, Posting, Transaction, TxKind, TxMeta};
 use chrono::NaiveDate;
 
@@ -98,6 +99,53 @@ impl JournalEntry {
     }
 }
 
+impl JournalEntry {
+    /// The entry's content borrowed, when it needs nothing rebuilt: `Some`
+    /// exactly when [`JournalEntry::to_transaction`] succeeds and the
+    /// rebuilt transaction would hold the stored text unchanged (a
+    /// description without tabs or line breaks, a year and a line number
+    /// in range), and then its content is that transaction's, field for
+    /// field; `None` otherwise, where `to_transaction` gives the verdict.
+    /// `verify` asks this of every entry: rebuilding copied each of its
+    /// strings.
+    pub fn content(&self) -> Option<TxContent<'_>> {
+        let kind = TxKind::parse(&self.kind)?;
+        let date = parse_iso_date(&self.tx_date)?;
+        let fiscal_year = match self.fiscal_year {
+            Some(y) => Some(i32::try_from(y).ok()?),
+            None => None,
+        };
+        let source_line = match self.source_line {
+            Some(l) => Some(u64::try_from(l).ok()?),
+            None => None,
+        };
+        let accounts_valid = self
+            .postings
+            .iter()
+            .all(|p| Account::is_valid_name(&p.account));
+        let one_line = !self.description.contains(['\t', '\n', '\r']);
+        let amounts = self.postings.iter().map(|p| p.amount);
+        if !(accounts_valid && one_line && is_valid_shape(&self.tx_id, amounts)) {
+            return None;
+        }
+        Some(TxContent {
+            tx_id: &self.tx_id,
+            date,
+            kind,
+            description: &self.description,
+            fiscal_year,
+            doc_no: self.doc_no.as_deref(),
+            voucher_no: self.voucher_no.as_deref(),
+            region_code: self.region_code.as_deref(),
+            project_code: self.project_code.as_deref(),
+            source_file: self.source_file.as_deref(),
+            source_line,
+            details: self.details.as_deref(),
+            postings: ContentPostings::Stored(&self.postings),
+        })
+    }
+}
+
 /// `text` read as chrono's `%Y-%m-%d` reads it. The stored form,
 /// `YYYY-MM-DD` in ASCII digits, is read without chrono's format parser
 /// (this runs once per entry on every `verify`); anything else goes to it.
@@ -125,6 +173,7 @@ fn plain_ymd(b: &[u8]) -> Option<(i32, u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::AccountKind;
     use proptest::prelude::*;
 
     fn entry() -> JournalEntry {
@@ -195,6 +244,200 @@ mod tests {
             },
             "transaction disbursement:V1 has 1 posting(s)",
         );
+    }
+
+    /// The canonical text of `e` from its borrowed content, and from the
+    /// transaction rebuilt from it, at the same chain position.
+    fn both_texts(e: &JournalEntry) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+        let at = crate::tx::ChainAt {
+            entry_no: e.entry_no,
+            batch_id: e.batch_id,
+            recorded_at: &e.recorded_at,
+        };
+        let text = |c: &TxContent<'_>| {
+            let mut out = Vec::new();
+            crate::tx::write_canonical_content(c, &at, &mut out);
+            out
+        };
+        let lent = e.content().map(|c| text(&c));
+        let rebuilt = e.to_transaction().ok().map(|tx| text(&tx.content()));
+        (lent, rebuilt)
+    }
+
+    /// Lent where nothing needs rebuilding, with the rebuilt transaction's
+    /// text; not lent where `to_transaction` refuses the entry or would
+    /// change its text.
+    #[test]
+    fn an_entry_is_lent_exactly_where_nothing_needs_rebuilding() {
+        let check = |tamper: fn(&mut JournalEntry), lent: bool, rebuilds: bool| {
+            let mut e = entry();
+            tamper(&mut e);
+            let (by_content, by_tx) = both_texts(&e);
+            assert_eq!(by_content.is_some(), lent, "lent: {e:?}");
+            assert_eq!(by_tx.is_some(), rebuilds, "rebuilds: {e:?}");
+            if lent {
+                assert_eq!(by_content, by_tx, "{e:?}");
+            }
+        };
+        check(|_| {}, true, true);
+        check(
+            |e| e.details = Some("vouchers|voucher_no=V1".into()),
+            true,
+            true,
+        );
+        check(|e| e.fiscal_year = None, true, true);
+        check(|e| e.source_line = None, true, true);
+        check(|e| e.kind = "gift".into(), false, false);
+        check(|e| e.tx_date = "2020-02-30".into(), false, false);
+        check(
+            |e| e.postings[0].account = "no spaces  here".into(),
+            false,
+            false,
+        );
+        check(|e| e.postings[1].account = "a::b".into(), false, false);
+        check(|e| e.postings[0].amount = Fen::new(101), false, false);
+        check(|e| e.postings.truncate(1), false, false);
+        check(|e| e.tx_id = String::new(), false, false);
+        check(|e| e.tx_id = "a\tb".into(), false, false);
+        check(
+            |e| {
+                e.postings[0].amount = Fen::new(0);
+                e.postings[1].amount = Fen::new(0);
+            },
+            false,
+            false,
+        );
+        // Rebuilt, but not as stored: the verdict is to_transaction's.
+        check(|e| e.description = "two\nlines".into(), false, true);
+        check(|e| e.description = "a\ttab".into(), false, true);
+        check(
+            |e| e.fiscal_year = Some(i64::from(i32::MAX) + 1),
+            false,
+            true,
+        );
+        check(|e| e.source_line = Some(-1), false, true);
+    }
+
+    fn text_of(choices: &'static [&'static str]) -> impl Strategy<Value = String> {
+        proptest::sample::select(choices).prop_map(str::to_string)
+    }
+
+    /// `valid` three times in four, else one of `others`: most generated
+    /// entries stay close to a stored one.
+    fn mostly(valid: &'static str, others: &'static [&'static str]) -> BoxedStrategy<String> {
+        prop_oneof![3 => Just(valid.to_string()), 1 => text_of(others)].boxed()
+    }
+
+    fn any_entry() -> impl Strategy<Value = JournalEntry> {
+        let account = prop_oneof![
+            6 => text_of(&[
+                "disbursed:2020:430100:430121:JS02",
+                "allocated:2020:430100:430121:JS02",
+                "pool:2020:recovered",
+                "carryover:out:2020:430100:430121:JS02",
+                "carryover:in:2021:430100:430121:JS02",
+                "appropriation:2020",
+            ]),
+            1 => text_of(&["a::b", " pool:2020", "x;y", "", "two  spaces"]),
+        ];
+        let amount = prop_oneof![
+            1 => Just(0i64),
+            4 => -3i64..3,
+            1 => Just(i64::MAX),
+            1 => Just(i64::MIN),
+            4 => any::<i64>()
+        ];
+        let posting =
+            (any::<i64>(), account, amount).prop_map(|(seq, account, amount)| StoredPosting {
+                seq,
+                account,
+                amount: Fen::new(amount),
+            });
+        let balanced = proptest::collection::vec(posting, 0..5).prop_map(|mut ps| {
+            // Mostly balanced, as stored entries are: the last posting
+            // takes what the others leave, where that fits.
+            let mut others = ps.iter().rev().skip(1).map(|p| p.amount.as_i64());
+            let rest = others.try_fold(0i64, |sum, a| sum.checked_add(a));
+            if let (Some(rest), Some(last)) = (rest.and_then(i64::checked_neg), ps.last_mut()) {
+                last.amount = Fen::new(rest);
+            }
+            ps
+        });
+        let text = "[a-z \u{4e2d}\\:]{0,12}|[a-z\t\n\r]{0,4}";
+        (
+            (
+                mostly("disbursement:V1", &["", "a\tb", "x\ny", "line\r1"]),
+                mostly("2020-05-01", &["2020-02-30", "2020-5-1", ""]),
+                prop_oneof![
+                    3 => text_of(&["disbursement", "carryover", "recovery", "allocation"]),
+                    1 => text_of(&["gift", ""]),
+                ],
+                text,
+                proptest::option::of(prop_oneof![
+                    4 => Just(2020i64),
+                    1 => Just(i64::from(i32::MAX) + 1),
+                    1 => any::<i64>()
+                ]),
+            ),
+            (
+                proptest::option::of(text),
+                proptest::option::of(text),
+                proptest::option::of(
+                    prop_oneof![4 => Just(2i64), 1 => Just(-1i64), 1 => any::<i64>()],
+                ),
+                proptest::option::of(text),
+                balanced,
+            ),
+        )
+            .prop_map(
+                |(
+                    (tx_id, tx_date, kind, description, fiscal_year),
+                    (doc_no, source_file, source_line, details, postings),
+                )| {
+                    JournalEntry {
+                        entry_no: 9,
+                        tx_id,
+                        tx_date,
+                        kind,
+                        description,
+                        fiscal_year,
+                        doc_no,
+                        voucher_no: Some("V1".into()),
+                        region_code: None,
+                        project_code: Some("JS02".into()),
+                        source_file,
+                        source_line,
+                        details,
+                        batch_id: 3,
+                        recorded_at: "2026-01-01T00:00:00Z".into(),
+                        prev_hash: String::new(),
+                        hash: String::new(),
+                        postings,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+        /// For any stored entry: lent exactly when it rebuilds with its
+        /// text unchanged, and then with the rebuilt transaction's
+        /// canonical text and account kinds.
+        #[test]
+        fn the_lent_content_is_the_rebuilt_transactions(e in any_entry()) {
+            let (by_content, by_tx) = both_texts(&e);
+            let unchanged = !e.description.contains(['\t', '\n', '\r'])
+                && e.fiscal_year.is_none_or(|y| i32::try_from(y).is_ok())
+                && e.source_line.is_none_or(|l| l >= 0);
+            prop_assert_eq!(by_content.is_some(), by_tx.is_some() && unchanged);
+            if let (Some(lent), Some(tx)) = (e.content(), e.to_transaction().ok()) {
+                prop_assert_eq!(by_content, by_tx);
+                let kinds: Vec<_> = lent.postings.iter().map(|(name, _)| AccountKind::of(name)).collect();
+                let rebuilt: Vec<_> = tx.postings().iter().map(|p| p.account.kind()).collect();
+                prop_assert_eq!(kinds, rebuilt);
+                prop_assert_eq!(lent.kind, tx.kind());
+            }
+        }
     }
 
     #[test]

@@ -116,27 +116,18 @@ impl Transaction {
         meta: TxMeta,
         postings: Vec<Posting>,
     ) -> Result<Transaction, LedgerError> {
-        if tx_id.is_empty() || tx_id.contains(['\t', '\n', '\r']) {
-            return Err(LedgerError::BadTxId(tx_id));
-        }
-        if postings.len() < 2 {
-            return Err(LedgerError::TooFewPostings {
-                tx_id,
-                count: postings.len(),
+        let amounts = postings.iter().map(|p| p.amount);
+        if let Some(problem) = shape_problem(&tx_id, amounts) {
+            return Err(match problem {
+                ShapeProblem::BadTxId => LedgerError::BadTxId(tx_id),
+                ShapeProblem::TooFewPostings(count) => LedgerError::TooFewPostings { tx_id, count },
+                ShapeProblem::ZeroPosting(i) => LedgerError::ZeroPosting {
+                    account: postings[i].account.to_string(),
+                    tx_id,
+                },
+                ShapeProblem::Overflow => LedgerError::Overflow { tx_id },
+                ShapeProblem::Unbalanced(sum) => LedgerError::Unbalanced { tx_id, sum },
             });
-        }
-        if let Some(p) = postings.iter().find(|p| p.amount.is_zero()) {
-            return Err(LedgerError::ZeroPosting {
-                account: p.account.to_string(),
-                tx_id,
-            });
-        }
-        let sum = match Fen::checked_sum(postings.iter().map(|p| p.amount)) {
-            Ok(sum) => sum,
-            Err(_) => return Err(LedgerError::Overflow { tx_id }),
-        };
-        if !sum.is_zero() {
-            return Err(LedgerError::Unbalanced { tx_id, sum });
         }
         Ok(Transaction {
             tx_id,
@@ -222,6 +213,111 @@ impl Transaction {
     }
 }
 
+/// The first thing [`Transaction::new`] refuses in a transaction's id and
+/// amounts, in the order it checks them.
+enum ShapeProblem {
+    BadTxId,
+    TooFewPostings(usize),
+    /// The index of the first zero posting.
+    ZeroPosting(usize),
+    Overflow,
+    Unbalanced(Fen),
+}
+
+fn shape_problem(
+    tx_id: &str,
+    amounts: impl ExactSizeIterator<Item = Fen> + Clone,
+) -> Option<ShapeProblem> {
+    if tx_id.is_empty() || tx_id.contains(['\t', '\n', '\r']) {
+        return Some(ShapeProblem::BadTxId);
+    }
+    if amounts.len() < 2 {
+        return Some(ShapeProblem::TooFewPostings(amounts.len()));
+    }
+    if let Some(i) = amounts.clone().position(|a| a.is_zero()) {
+        return Some(ShapeProblem::ZeroPosting(i));
+    }
+    match Fen::checked_sum(amounts) {
+        Err(_) => Some(ShapeProblem::Overflow),
+        Ok(sum) if !sum.is_zero() => Some(ShapeProblem::Unbalanced(sum)),
+        Ok(_) => None,
+    }
+}
+
+/// Whether [`Transaction::new`] accepts `tx_id` with postings of `amounts`
+/// (their accounts aside), without building one.
+pub(crate) fn is_valid_shape(
+    tx_id: &str,
+    amounts: impl ExactSizeIterator<Item = Fen> + Clone,
+) -> bool {
+    shape_problem(tx_id, amounts).is_none()
+}
+
+/// A transaction's content, borrowed: what its canonical text is written
+/// from. [`Transaction::content`] lends a built transaction's;
+/// `JournalEntry::content` lends a stored entry's without copying it
+/// (`verify` reads every entry of the ledger).
+#[derive(Clone, Copy, Debug)]
+pub struct TxContent<'a> {
+    pub tx_id: &'a str,
+    pub date: NaiveDate,
+    pub kind: TxKind,
+    /// On one line: no tab or line break.
+    pub description: &'a str,
+    pub fiscal_year: Option<i32>,
+    pub doc_no: Option<&'a str>,
+    pub voucher_no: Option<&'a str>,
+    pub region_code: Option<&'a str>,
+    pub project_code: Option<&'a str>,
+    pub source_file: Option<&'a str>,
+    pub source_line: Option<u64>,
+    pub details: Option<&'a str>,
+    pub postings: ContentPostings<'a>,
+}
+
+/// The postings of a [`TxContent`]: a built transaction's, or a stored
+/// entry's whose account names are valid.
+#[derive(Clone, Copy, Debug)]
+pub enum ContentPostings<'a> {
+    Built(&'a [Posting]),
+    Stored(&'a [crate::journal::StoredPosting]),
+}
+
+impl<'a> ContentPostings<'a> {
+    /// Each posting's account name and amount, in order.
+    pub fn iter(self) -> impl Iterator<Item = (&'a str, Fen)> + 'a {
+        let (built, stored) = match self {
+            ContentPostings::Built(built) => (built, &[][..]),
+            ContentPostings::Stored(stored) => (&[][..], stored),
+        };
+        let built = built.iter().map(|p| (p.account.as_str(), p.amount));
+        let stored = stored.iter().map(|p| (p.account.as_str(), p.amount));
+        built.chain(stored)
+    }
+}
+
+impl Transaction {
+    /// This transaction's content, borrowed.
+    pub fn content(&self) -> TxContent<'_> {
+        let m = &self.meta;
+        TxContent {
+            tx_id: &self.tx_id,
+            date: self.date,
+            kind: self.kind,
+            description: &self.description,
+            fiscal_year: m.fiscal_year,
+            doc_no: m.doc_no.as_deref(),
+            voucher_no: m.voucher_no.as_deref(),
+            region_code: m.region_code.as_deref(),
+            project_code: m.project_code.as_deref(),
+            source_file: m.source_file.as_deref(),
+            source_line: m.source_line,
+            details: m.details.as_deref(),
+            postings: ContentPostings::Built(&self.postings),
+        }
+    }
+}
+
 /// Tabs and line breaks made spaces; no copy when there are none.
 fn one_line(text: String) -> String {
     match text.contains(['\t', '\n', '\r']) {
@@ -257,36 +353,54 @@ pub fn canonical_bytes(tx: &Transaction, pos: &ChainPosition) -> Vec<u8> {
 /// many entries reuses one buffer. Written without a temporary per field:
 /// this runs once per entry on every `verify`.
 pub fn write_canonical(tx: &Transaction, pos: &ChainPosition, out: &mut Vec<u8>) {
+    let at = ChainAt {
+        entry_no: pos.entry_no,
+        batch_id: pos.batch_id,
+        recorded_at: &pos.recorded_at,
+    };
+    write_canonical_content(&tx.content(), &at, out);
+}
+
+/// A [`ChainPosition`], borrowed.
+#[derive(Clone, Copy, Debug)]
+pub struct ChainAt<'a> {
+    pub entry_no: i64,
+    pub batch_id: i64,
+    pub recorded_at: &'a str,
+}
+
+/// [`write_canonical`] of a transaction's borrowed content: the one writer
+/// of the canonical text, whichever form the content comes in.
+pub fn write_canonical_content(c: &TxContent<'_>, at: &ChainAt<'_>, out: &mut Vec<u8>) {
     out.clear();
-    let m = &tx.meta;
     field(out, "v", "fundledger-tx-1");
-    number_field(out, "entry_no", pos.entry_no);
-    field(out, "tx_id", &tx.tx_id);
+    number_field(out, "entry_no", at.entry_no);
+    field(out, "tx_id", c.tx_id);
     out.extend_from_slice(b"date\t");
-    push_iso_date(out, tx.date);
+    push_iso_date(out, c.date);
     out.push(b'\n');
-    field(out, "kind", tx.kind.as_str());
-    field(out, "description", &tx.description);
-    opt_number_field(out, "fiscal_year", m.fiscal_year.map(i64::from));
-    field(out, "doc_no", m.doc_no.as_deref().unwrap_or(""));
-    field(out, "voucher_no", m.voucher_no.as_deref().unwrap_or(""));
-    field(out, "region_code", m.region_code.as_deref().unwrap_or(""));
-    field(out, "project_code", m.project_code.as_deref().unwrap_or(""));
-    field(out, "source_file", m.source_file.as_deref().unwrap_or(""));
+    field(out, "kind", c.kind.as_str());
+    field(out, "description", c.description);
+    opt_number_field(out, "fiscal_year", c.fiscal_year.map(i64::from));
+    field(out, "doc_no", c.doc_no.unwrap_or(""));
+    field(out, "voucher_no", c.voucher_no.unwrap_or(""));
+    field(out, "region_code", c.region_code.unwrap_or(""));
+    field(out, "project_code", c.project_code.unwrap_or(""));
+    field(out, "source_file", c.source_file.unwrap_or(""));
     out.extend_from_slice(b"source_line\t");
-    if let Some(line) = m.source_line {
+    if let Some(line) = c.source_line {
         push_u64(out, line);
     }
     out.push(b'\n');
-    field(out, "details", m.details.as_deref().unwrap_or(""));
-    number_field(out, "batch_id", pos.batch_id);
-    field(out, "recorded_at", &pos.recorded_at);
-    for p in &tx.postings {
+    field(out, "details", c.details.unwrap_or(""));
+    number_field(out, "batch_id", at.batch_id);
+    field(out, "recorded_at", at.recorded_at);
+    for (account, amount) in c.postings.iter() {
         // `account amount`: the space and the digits need no escaping.
         out.extend_from_slice(b"posting\t");
-        push_escaped(out, p.account.as_str());
+        push_escaped(out, account);
         out.push(b' ');
-        push_i64(out, p.amount.as_i64());
+        push_i64(out, amount.as_i64());
         out.push(b'\n');
     }
 }

@@ -11,9 +11,9 @@ use crate::{Result, Store, StoreError};
 use chrono::NaiveDate;
 use fundledger_core::capped::{Capped, KEPT_PROBLEMS};
 use fundledger_core::tx::{
-    chain_hash_hex, push_iso_date, write_canonical, ChainPosition, GENESIS_HASH,
+    chain_hash_hex, push_iso_date, write_canonical_content, ChainAt, TxContent, GENESIS_HASH,
 };
-use fundledger_core::{AccountKind, Fen, MoneyError, Transaction, TxKind};
+use fundledger_core::{AccountKind, Fen, MoneyError, TxKind};
 use sqlx::AnyConnection;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -217,34 +217,43 @@ pub(crate) fn entry_verdicts(entries: &[JournalEntry]) -> Vec<EntryVerdict> {
     entries.iter().map(|e| verdict(e, &mut canonical)).collect()
 }
 
-/// Rebuilds the transaction, checks its text is canonical and recomputes
-/// its hash from its stored `prev_hash` (whether that links to the entry
-/// before is the checker's part), then the invariants of its kind.
+/// Checks the entry's text is canonical and recomputes its hash from its
+/// stored `prev_hash` (whether that links to the entry before is the
+/// checker's part), then the invariants of its kind. The entry's content is
+/// borrowed where it needs nothing rebuilt (nearly always); otherwise the
+/// transaction is rebuilt, which gives the same content or says why not.
 fn verdict(e: &JournalEntry, canonical: &mut Vec<u8>) -> EntryVerdict {
     let mut v = EntryVerdict::default();
-    let tx = match e.to_transaction() {
-        Ok(tx) => tx,
-        // read.rs stands in an entry for postings whose journal row is gone.
-        Err(_) if e.kind == "(missing)" && e.tx_id.is_empty() => {
-            v.problems
-                .push("journal row is missing but its postings remain".into());
-            return v;
-        }
-        Err(err) => {
-            v.problems.push(format!("invalid transaction: {err}"));
-            return v;
-        }
+    let rebuilt;
+    let content = match e.content() {
+        Some(content) => content,
+        None => match e.to_transaction() {
+            Ok(tx) => {
+                rebuilt = tx;
+                rebuilt.content()
+            }
+            // read.rs stands in an entry for postings whose journal row is gone.
+            Err(_) if e.kind == "(missing)" && e.tx_id.is_empty() => {
+                v.problems
+                    .push("journal row is missing but its postings remain".into());
+                return v;
+            }
+            Err(err) => {
+                v.problems.push(format!("invalid transaction: {err}"));
+                return v;
+            }
+        },
     };
-    if let Some(what) = non_canonical(e, &tx, canonical) {
+    if let Some(what) = non_canonical(e, &content, canonical) {
         v.problems
             .push(format!("journal text is not in canonical form: {what}"));
     }
-    let pos = ChainPosition {
+    let at = ChainAt {
         entry_no: e.entry_no,
         batch_id: e.batch_id,
-        recorded_at: e.recorded_at.clone(),
+        recorded_at: &e.recorded_at,
     };
-    write_canonical(&tx, &pos, canonical);
+    write_canonical_content(&content, &at, canonical);
     let computed = chain_hash_hex(&e.prev_hash, canonical);
     if computed.as_str() != e.hash {
         v.problems.push(format!(
@@ -253,23 +262,23 @@ fn verdict(e: &JournalEntry, canonical: &mut Vec<u8>) -> EntryVerdict {
             computed.as_str()
         ));
     }
-    kind_invariants(&tx, &mut v);
+    kind_invariants(&content, &mut v);
     v
 }
 
 /// Carryover: out of Y equals into Y+1. Recovery: what leaves the
 /// allocation is what returns to a pool. Stored amounts are untrusted, so
 /// every sum is checked: past `i64` it is a failure, never a wrap.
-fn kind_invariants(tx: &Transaction, v: &mut EntryVerdict) {
+fn kind_invariants(tx: &TxContent<'_>, v: &mut EntryVerdict) {
     let sum_kind = |kind: AccountKind| {
         Fen::checked_sum(
-            tx.postings()
+            tx.postings
                 .iter()
-                .filter(|p| p.account.kind() == kind)
-                .map(|p| p.amount),
+                .filter(|(account, _)| AccountKind::of(account) == kind)
+                .map(|(_, amount)| amount),
         )
     };
-    let checked = match tx.kind() {
+    let checked = match tx.kind {
         TxKind::Carryover => sum_kind(AccountKind::CarriedOut)
             .and_then(|out| Ok((out, sum_kind(AccountKind::CarriedIn)?.checked_neg()?)))
             .map(|(out, into)| {
@@ -283,7 +292,7 @@ fn kind_invariants(tx: &Transaction, v: &mut EntryVerdict) {
     };
     if let Err(err) = checked {
         v.problems
-            .push(format!("{} postings: {err}", tx.kind().as_str()));
+            .push(format!("{} postings: {err}", tx.kind.as_str()));
     }
 }
 
@@ -312,14 +321,14 @@ fn check_recovery(recovered: Fen, released: Fen, v: &mut EntryVerdict) {
 /// description with line breaks made spaces, NULL and '' both as empty,
 /// postings in order without their numbers), so two stored texts could hash
 /// the same; only the canonical one is accepted.
-fn non_canonical(e: &JournalEntry, tx: &Transaction, scratch: &mut Vec<u8>) -> Option<String> {
+fn non_canonical(e: &JournalEntry, tx: &TxContent<'_>, scratch: &mut Vec<u8>) -> Option<String> {
     scratch.clear();
-    push_iso_date(scratch, tx.date());
+    push_iso_date(scratch, tx.date);
     if e.tx_date.as_bytes() != scratch.as_slice() {
         let date = String::from_utf8_lossy(scratch);
         return Some(format!("tx_date `{}` is not `{date}`", e.tx_date));
     }
-    if e.description != tx.description() {
+    if e.description != tx.description {
         return Some("description holds a tab or line break".into());
     }
     if e.fiscal_year.is_some_and(|y| i32::try_from(y).is_err()) {
@@ -339,7 +348,7 @@ fn non_canonical(e: &JournalEntry, tx: &Transaction, scratch: &mut Vec<u8>) -> O
     if let Some((name, _)) = optional.iter().find(|(_, v)| v.as_deref() == Some("")) {
         return Some(format!("{name} is '' where fundledger writes NULL"));
     }
-    for (i, (stored, parsed)) in e.postings.iter().zip(tx.postings()).enumerate() {
+    for (i, (stored, (account, _))) in e.postings.iter().zip(tx.postings.iter()).enumerate() {
         if stored.seq != i as i64 + 1 {
             return Some(format!(
                 "postings row seq {} where {} is expected (postings are numbered 1, 2, … in order)",
@@ -347,7 +356,7 @@ fn non_canonical(e: &JournalEntry, tx: &Transaction, scratch: &mut Vec<u8>) -> O
                 i + 1
             ));
         }
-        if stored.account != parsed.account.as_str() {
+        if stored.account != account {
             return Some(format!("postings row account `{}`", stored.account));
         }
     }
