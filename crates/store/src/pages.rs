@@ -358,6 +358,18 @@ mod tests {
         seen
     }
 
+    /// A journal reader of `pages` empty pages (fewer if the pages are
+    /// no longer wanted).
+    fn journal_of(pages: usize) -> impl FnOnce(&PageSender<JournalPage>) {
+        move |send| {
+            for _ in 0..pages {
+                if send.blocking_send(Ok(empty_page())).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
     fn dying_reader(pages_before_panic: usize) -> impl FnOnce(&PageSender<JournalPage>) {
         move |send| {
             for _ in 0..pages_before_panic {
@@ -382,13 +394,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     #[should_panic(expected = "the domain reader died halfway")]
     async fn a_domain_reader_that_panics_is_not_the_end_of_the_journal_either() {
-        let journal = |send: &PageSender<JournalPage>| {
-            for _ in 0..3 {
-                if send.blocking_send(Ok(empty_page())).is_err() {
-                    return;
-                }
-            }
-        };
+        let journal = journal_of(3);
         let rows = |send: &PageSender<Vec<DomainRow>>| {
             send.blocking_send(Ok(Vec::new())).unwrap();
             panic!("the domain reader died halfway");
@@ -400,13 +406,7 @@ mod tests {
     /// order; a domain reader's error ends the pages with that error.
     #[tokio::test(flavor = "multi_thread")]
     async fn each_page_comes_with_its_own_domain_rows() {
-        let journal = |send: &PageSender<JournalPage>| {
-            for _ in 0..4 {
-                if send.blocking_send(Ok(empty_page())).is_err() {
-                    return;
-                }
-            }
-        };
+        let journal = journal_of(4);
         let rows = |send: &PageSender<Vec<DomainRow>>| {
             for entry_no in [1, 2001] {
                 send.blocking_send(Ok(rows_for_entry(entry_no))).unwrap();
@@ -435,11 +435,7 @@ mod tests {
     /// rows, and every page still comes.
     #[tokio::test(flavor = "multi_thread")]
     async fn pages_past_the_domain_readers_end_come_without_rows() {
-        let journal = |send: &PageSender<JournalPage>| {
-            for _ in 0..3 {
-                send.blocking_send(Ok(empty_page())).unwrap();
-            }
-        };
+        let journal = journal_of(3);
         let rows = |send: &PageSender<Vec<DomainRow>>| {
             send.blocking_send(Ok(rows_for_entry(1))).unwrap();
         };
@@ -456,14 +452,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn a_reader_that_finishes_ends_the_pages() {
         let mut pages = JournalPages {
-            source: ahead(
-                |send: &PageSender<JournalPage>| {
-                    for _ in 0..3 {
-                        send.blocking_send(Ok(empty_page())).unwrap();
-                    }
-                },
-                Some(no_rows as RowsProducer),
-            ),
+            source: ahead(journal_of(3), Some(no_rows as RowsProducer)),
         };
         let mut seen = 0;
         while let Some(page) = pages.next().await {

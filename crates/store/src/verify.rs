@@ -190,8 +190,7 @@ impl Checker {
     /// Counts the record row an entry's details name, whether or not the
     /// entry itself is intact: a broken entry still owns its row.
     fn count_details(&mut self, e: &JournalEntry) {
-        if let Some(d) = &e.details {
-            let table = d.split('|').next().unwrap_or("");
+        if let Some(table) = details_table(e) {
             match DOMAIN_TABLES.iter().find(|t| t.name == table) {
                 Some(t) => *self.details_refs.entry(t.name).or_insert(0) += 1,
                 None => self.fail(e, format!("details name an unknown record table `{table}`")),
