@@ -211,6 +211,40 @@ async fn deleted_journal_row_alone() {
     }
 }
 
+/// Regression (verify's rows found by binary search, ADR 0005 decision
+/// 29): the journal row gone from the middle of a page leaves an orphan
+/// marker per posting, all with its entry number; its voucher row finds
+/// one of them and is reported once, as when a hashed map found the last.
+#[tokio::test]
+async fn deleted_journal_row_alone_names_its_voucher_row_once() {
+    for db in TestDb::all() {
+        let backend = db.backend;
+        let off = match backend {
+            Backend::Sqlite => "PRAGMA foreign_keys = OFF",
+            Backend::Postgres => "SET session_replication_role = replica",
+        };
+        let delete = "DELETE FROM journal WHERE entry_no = 15";
+        let failures = check_on(db, &[off, delete], 15, "", "journal row is missing").await;
+        let of_entry_15: Vec<&str> = failures
+            .iter()
+            .filter(|f| f.entry_no == Some(15))
+            .map(|f| f.message.as_str())
+            .collect();
+        assert_eq!(
+            of_entry_15,
+            [
+                "previous-hash link broken: an entry before it was changed, removed or reordered",
+                "journal row is missing but its postings remain",
+                "entry number out of sequence",
+                "journal row is missing but its postings remain",
+                "vouchers row differs from what its entry recorded",
+                "journal entry of batch 0, which has no seal",
+            ],
+            "{backend:?}: {failures:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn changed_voucher_amount() {
     check(
