@@ -42,6 +42,15 @@ use std::sync::Arc;
 /// caller), where the caller's runtime may not be entered.
 pub(crate) struct PgScan {
     conn: PgConnection,
+    /// A second connection on `conn`'s snapshot, opened at the first
+    /// journal page: a page's postings are read on it while its journal
+    /// rows are read on `conn`, so that two server processes work on the
+    /// page at once (ADR 0005 decision 31).
+    postings_conn: Option<PgConnection>,
+    /// A page's postings as they came on `postings_conn`, taken apart once
+    /// its journal rows are in (the space kept from page to page).
+    postings_copy: Vec<u8>,
+    options: PgConnectOptions,
     runtime: tokio::runtime::Runtime,
     /// Per statement run, its columns when every one is `bigint` or
     /// `text` (its rows are then read as a binary `COPY`), else `None`.
@@ -74,6 +83,9 @@ impl PgScan {
         })?;
         Ok(PgScan {
             conn,
+            postings_conn: None,
+            postings_copy: Vec::new(),
+            options,
             runtime,
             copyable: HashMap::new(),
             _open: OpenScan::new(),
@@ -100,7 +112,7 @@ impl PgScan {
         // Read in place, as SQLite's scan does.
         let mut entries = spare_entries();
         let mut read = 0;
-        self.each_row(JOURNAL_SELECT, (after, upto), |r| {
+        let postings = self.journal_rows_beside_postings(after, upto, |r| {
             match entries.get_mut(read) {
                 Some(e) => read_entry_into(r, e)?,
                 None => {
@@ -117,7 +129,7 @@ impl PgScan {
         // the ones of the page it came from, overwritten in order).
         let mut filled = vec![0usize; entries.len()];
         let mut i = 0;
-        self.each_row(POSTINGS_SELECT, (after, upto), |p| {
+        let read_posting = |p: &PgCells<'_>| {
             let entry_no = p.int(0)?;
             while i < entries.len() && entries[i].entry_no < entry_no {
                 i += 1;
@@ -137,12 +149,96 @@ impl PgScan {
                 _ => entries.push(orphan_marker(entry_no, posting(p)?)),
             }
             Ok(())
-        })?;
+        };
+        match postings {
+            Some(types) => each_copied(&self.postings_copy, &types, read_posting)?,
+            None => self.each_row(POSTINGS_SELECT, (after, upto), read_posting)?,
+        }
         for (e, n) in entries.iter_mut().zip(&filled) {
             e.postings.truncate(*n);
         }
         entries.sort_by_key(|e| e.entry_no);
         Ok(entries)
+    }
+
+    /// The journal rows of entries `after + 1 ..= upto`, each handed to
+    /// `each`. Where both the journal's and the postings' statements run as
+    /// a binary `COPY` (always, on a ledger's own schema) their postings are
+    /// read meanwhile on the second connection into `postings_copy`, and
+    /// their columns returned: reading a page's rows and then its postings
+    /// on one connection kept one server process busy with each in turn
+    /// while the other waited. Else `None`: the postings are the caller's
+    /// to read, as before.
+    fn journal_rows_beside_postings(
+        &mut self,
+        after: i64,
+        upto: i64,
+        each: impl FnMut(&PgCells<'_>) -> Result<()>,
+    ) -> Result<Option<Arc<[CopiedColumn]>>> {
+        let journal_types = self.copyable_columns(JOURNAL_SELECT)?;
+        let postings_types = self.copyable_columns(POSTINGS_SELECT)?;
+        let literals = [int_literal(after), int_literal(upto)];
+        let statements = (
+            copy_statement(JOURNAL_SELECT, &literals),
+            copy_statement(POSTINGS_SELECT, &literals),
+        );
+        let (Some(journal_types), Some(postings_types), (Some(journal), Some(postings))) =
+            (journal_types, postings_types, statements)
+        else {
+            self.each_row(JOURNAL_SELECT, (after, upto), each)?;
+            return Ok(None);
+        };
+        self.open_postings_conn()?;
+        let PgScan {
+            conn,
+            postings_conn,
+            postings_copy,
+            runtime,
+            ..
+        } = self;
+        let postings_conn = postings_conn.as_mut().expect("opened above");
+        postings_copy.clear();
+        let (rows, copied) = runtime.block_on(async {
+            tokio::join!(
+                copy_each(conn, &journal, &journal_types, each),
+                copy_into(postings_conn, &postings, postings_copy),
+            )
+        });
+        rows?;
+        copied?;
+        Ok(Some(postings_types))
+    }
+
+    /// The second connection, opened once: a read-only transaction on the
+    /// snapshot `conn`'s transaction exports, so it sees exactly what
+    /// `conn` sees whatever commits meanwhile.
+    fn open_postings_conn(&mut self) -> Result<()> {
+        if self.postings_conn.is_some() {
+            return Ok(());
+        }
+        let PgScan {
+            conn,
+            options,
+            runtime,
+            ..
+        } = self;
+        let second = runtime.block_on(async {
+            let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
+                .fetch_one(&mut *conn)
+                .await?;
+            let mut second = PgConnection::connect_with(options).await?;
+            sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut second)
+                .await?;
+            let set = format!(
+                "SET TRANSACTION SNAPSHOT '{}'",
+                snapshot.replace('\'', "''")
+            );
+            second.execute(set.as_str()).await?;
+            Ok::<_, sqlx::Error>(second)
+        })?;
+        self.postings_conn = Some(second);
+        Ok(())
     }
 
     /// Every domain row filed under entries `after + 1 ..= upto`.
@@ -242,36 +338,70 @@ impl PgScan {
         Ok(copyable)
     }
 
-    /// The binary `COPY` way. A failure of `each` stops the rows handed on,
-    /// not the reading: the rest of the copy is read (and dropped), so the
-    /// connection is ready for the scan's next statement.
+    /// The binary `COPY` way (see [`copy_each`]).
     fn each_copied_row(
         &mut self,
         statement: &str,
         types: &[CopiedColumn],
-        mut each: impl FnMut(&PgCells<'_>) -> Result<()>,
+        each: impl FnMut(&PgCells<'_>) -> Result<()>,
     ) -> Result<()> {
         let PgScan { conn, runtime, .. } = self;
-        runtime.block_on(async {
-            let mut data = conn.copy_out_raw(statement).await?;
-            let mut reader = CopyReader::new(types.len());
-            let mut failed = None;
-            let mut each_copied = |row: &CopiedRow<'_>| {
-                each(&PgCells {
-                    source: Source::Copied(Copied { row, types }),
-                })
-            };
-            while let Some(message) = data.try_next().await? {
-                if failed.is_none() {
-                    failed = reader.feed(&message, &mut each_copied).err();
-                }
-            }
-            match failed {
-                Some(e) => Err(e),
-                None => reader.finish(),
-            }
-        })
+        runtime.block_on(copy_each(conn, statement, types, each))
     }
+}
+
+/// Runs `statement`, a binary `COPY`, and hands each row to `each` as it
+/// arrives. A failure of `each` stops the rows handed on, not the reading:
+/// the rest of the copy is read (and dropped), so the connection is ready
+/// for the scan's next statement.
+async fn copy_each(
+    conn: &mut PgConnection,
+    statement: &str,
+    types: &[CopiedColumn],
+    mut each: impl FnMut(&PgCells<'_>) -> Result<()>,
+) -> Result<()> {
+    let mut data = conn.copy_out_raw(statement).await?;
+    let mut reader = CopyReader::new(types.len());
+    let mut failed = None;
+    let mut each_copied = |row: &CopiedRow<'_>| {
+        each(&PgCells {
+            source: Source::Copied(Copied { row, types }),
+        })
+    };
+    while let Some(message) = data.try_next().await? {
+        if failed.is_none() {
+            failed = reader.feed(&message, &mut each_copied).err();
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => reader.finish(),
+    }
+}
+
+/// Runs `statement`, a binary `COPY`, appending what it sends to `into`.
+async fn copy_into(conn: &mut PgConnection, statement: &str, into: &mut Vec<u8>) -> Result<()> {
+    let mut data = conn.copy_out_raw(statement).await?;
+    while let Some(message) = data.try_next().await? {
+        into.extend_from_slice(&message);
+    }
+    Ok(())
+}
+
+/// The rows of a binary copy held whole in `copied`, each handed to
+/// `each`, stopping at the first error.
+fn each_copied(
+    copied: &[u8],
+    types: &[CopiedColumn],
+    mut each: impl FnMut(&PgCells<'_>) -> Result<()>,
+) -> Result<()> {
+    let mut reader = CopyReader::new(types.len());
+    reader.feed(copied, &mut |row: &CopiedRow<'_>| {
+        each(&PgCells {
+            source: Source::Copied(Copied { row, types }),
+        })
+    })?;
+    reader.finish()
 }
 
 /// The parameters a scan's statements take.
@@ -693,6 +823,46 @@ mod tests {
         (NULL::bigint, NULL::text, 'c'::text, NULL::int4, 'y'::varchar, 4::bigint, NULL::numeric, 'm'::name, ''::text), \
         (5::bigint, 'b'::text, NULL::text, 6::int4, NULL::varchar, NULL::bigint, 7::numeric, 'o'::name, 'z'::text) \
         ) AS t(a, b, c, d, e, f, g, h, i)";
+
+    /// Decision 31's regression: a page's postings come on a second
+    /// connection, from the journal's snapshot. An entry committed after
+    /// the scan's first read is in neither its journal rows nor its
+    /// postings: on a snapshot of its own the second connection would see
+    /// the newer entry's postings, and the page would hold an orphan
+    /// marker for a ledger that is sound.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_pages_postings_come_from_the_journals_snapshot() {
+        let Some(db) = TestDb::postgres() else {
+            return;
+        };
+        let store = db.store().await;
+        let recorded_at = "2026-01-01T00:00:00Z";
+        let budget = |yuan: i64| store.budget_set(2020, Fen::new(yuan * 100), recorded_at);
+        budget(1_000).await.expect("the first entry");
+        let url = db.url.clone();
+        let (mut scan, max) = tokio::task::spawn_blocking(move || {
+            let mut scan = PgScan::open(&url)?;
+            let max = scan.max_entry_no()?;
+            Ok::<_, StoreError>((scan, max))
+        })
+        .await
+        .expect("the scan's thread")
+        .expect("open scan");
+        budget(2_000)
+            .await
+            .expect("an entry committed after the scan's first read");
+        let page = tokio::task::spawn_blocking(move || scan.journal_page(0))
+            .await
+            .expect("the scan's thread")
+            .expect("the first page");
+        let read: Vec<(i64, &str, usize)> = page
+            .iter()
+            .map(|e| (e.entry_no, e.kind.as_str(), e.postings.len()))
+            .collect();
+        assert_eq!(max, 1);
+        assert_eq!(read, [(1, "budget", 2)]);
+        store.close().await;
+    }
 
     #[test]
     fn cells_read_as_try_get_reads_them_values_and_errors() {
