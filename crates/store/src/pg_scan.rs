@@ -177,7 +177,7 @@ impl PgScan {
     ) -> Result<Option<Arc<[CopiedColumn]>>> {
         let journal_types = self.copyable_columns(JOURNAL_SELECT)?;
         let postings_types = self.copyable_columns(POSTINGS_SELECT)?;
-        let literals = [int_literal(after), int_literal(upto)];
+        let literals = (after, upto).literals().expect("integers are literals");
         let statements = (
             copy_statement(JOURNAL_SELECT, &literals),
             copy_statement(POSTINGS_SELECT, &literals),
@@ -861,6 +861,49 @@ mod tests {
             .collect();
         assert_eq!(max, 1);
         assert_eq!(read, [(1, "budget", 2)]);
+        store.close().await;
+    }
+
+    /// A page whose postings statement is not a binary `COPY` (a tampered
+    /// schema's: `account` made `varchar`) reads its postings after its
+    /// rows on the one connection, as before decision 31, and gives the
+    /// same entries the two connections gave.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_page_whose_postings_are_not_copied_reads_as_before() {
+        let Some(db) = TestDb::postgres() else {
+            return;
+        };
+        let store = db.store().await;
+        for yuan in [1_000, 2_000] {
+            let amount = Fen::new(yuan * 100);
+            store
+                .budget_set(2020, amount, "2026-01-01T00:00:00Z")
+                .await
+                .expect("an entry");
+        }
+        let first_page = |url: String| {
+            tokio::task::spawn_blocking(move || {
+                let mut scan = PgScan::open(&url)?;
+                let copied = scan.copyable_columns(POSTINGS_SELECT)?.is_some();
+                Ok::<_, StoreError>((copied, scan.journal_page(0)?))
+            })
+        };
+        let (copied, two_connections) = first_page(db.url.clone())
+            .await
+            .expect("the scan's thread")
+            .expect("the page");
+        assert!(copied, "a ledger's own postings are read as a COPY");
+        sqlx::query("ALTER TABLE postings ALTER COLUMN account TYPE varchar")
+            .execute(store.pool())
+            .await
+            .expect("the postings tampered with");
+        let (copied, one_connection) = first_page(db.url.clone())
+            .await
+            .expect("the scan's thread")
+            .expect("the page");
+        assert!(!copied, "a varchar column is not read as a COPY");
+        assert_eq!(two_connections.len(), 2);
+        assert_eq!(one_connection, two_connections);
         store.close().await;
     }
 
